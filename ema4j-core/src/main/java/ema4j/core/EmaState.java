@@ -1,0 +1,272 @@
+package ema4j.core;
+
+import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.Preconditions.requireState;
+
+import ema4j.core.schedule.DecaySchedule;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The mutable heart of an EMA: the shadow of every averaged tensor, the update counter and the schedule.
+ *
+ * <p>Shadows are float32, or float64 for float64 weights, whatever the live format, and start as a copy of the live
+ * weights (as the seed's deep copy does). An update works in place and allocates nothing proportional to the model.
+ * Not thread-safe: one training loop owns it.
+ */
+public final class EmaState {
+    private final DecaySchedule schedule;
+    private final NonFinitePolicy nonFinitePolicy;
+    private final List<TensorSpec> tensors;
+    private final Shadow[] shadows;
+    private long updates;
+    private long skippedUpdates;
+    private double lastDecay = Double.NaN;
+    private boolean swapped;
+
+    private EmaState(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy) {
+        requireArgument(schedule != null, "schedule", "non-null", null);
+        requireArgument(tensors != null, "tensors", "non-null", null);
+        requireArgument(nonFinitePolicy != null, "nonFinitePolicy", "non-null", null);
+        Set<String> names = new HashSet<>();
+        for (TensorSpec spec : tensors) {
+            requireArgument(names.add(spec.name()), "tensor names", "unique", spec.name() + " twice");
+        }
+        this.schedule = schedule;
+        this.nonFinitePolicy = nonFinitePolicy;
+        this.tensors = List.copyOf(tensors);
+        this.shadows = new Shadow[tensors.size()];
+        for (int i = 0; i < shadows.length; i++) {
+            shadows[i] = Shadow.of(tensors.get(i));
+        }
+    }
+
+    /**
+     * Starts an EMA whose shadows copy the live weights now; no update has been applied yet.
+     *
+     * @param schedule the decay schedule
+     * @param tensors the averaged tensors, with unique names
+     * @param nonFinitePolicy what an update does with a NaN or infinite weight
+     * @param live the live weights, in the order of {@code tensors}
+     */
+    public static EmaState start(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
+            LiveWeights live) {
+        EmaState state = new EmaState(schedule, tensors, nonFinitePolicy);
+        for (int i = 0; i < state.shadows.length; i++) {
+            state.shadows[i].copyFrom(checked(live, i, state.tensors.get(i)));
+        }
+        return state;
+    }
+
+    /**
+     * Restores an EMA from saved values, e.g. a checkpoint.
+     *
+     * @param values each tensor's shadow in its live format, little-endian, in the order of {@code tensors}
+     * @param updates the updates applied before the save
+     * @param skippedUpdates the updates skipped for non-finite weights before the save
+     */
+    public static EmaState restore(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
+            LiveWeights values, long updates, long skippedUpdates) {
+        requireArgument(updates >= 0, "updates", ">= 0", updates);
+        requireArgument(skippedUpdates >= 0, "skippedUpdates", ">= 0", skippedUpdates);
+        EmaState state = new EmaState(schedule, tensors, nonFinitePolicy);
+        for (int i = 0; i < state.shadows.length; i++) {
+            state.shadows[i].readFrom(checked(values, i, state.tensors.get(i)));
+        }
+        state.updates = updates;
+        state.skippedUpdates = skippedUpdates;
+        state.lastDecay = updates == 0 ? Double.NaN : schedule.decayAt(updates - 1);
+        return state;
+    }
+
+    /** One update for one optimizer step; see {@link #update(LiveWeights, int)}. */
+    public UpdateResult update(LiveWeights live) {
+        return update(live, 1);
+    }
+
+    /**
+     * Averages the live weights in with the decay of the next {@code steps} updates compounded into one, so that
+     * averaging every k-th step keeps the time constant of averaging every step.
+     *
+     * <p>When a live weight is NaN or infinite the EMA is left as it was: tensors before the faulty one are
+     * reverted. A copying update (decay 0) checks every tensor before writing, so it is reverted exactly; an
+     * averaging update is reverted by inverting the arithmetic, which gives back the earlier value except where
+     * rounding had mapped two neighbouring floats to one (then it is off by one unit in the last place).
+     *
+     * @param live the live weights after the optimizer step
+     * @param steps optimizer steps this update stands for, {@code >= 1}
+     * @throws NonFiniteWeightsException under {@link NonFinitePolicy#FAIL} when a weight is not finite
+     */
+    public UpdateResult update(LiveWeights live, int steps) {
+        requireArgument(steps >= 1, "steps", ">= 1", steps);
+        requireState(!swapped, "the EMA weights are swapped into the model; close the swap before updating");
+        double decay = schedule.compoundedDecay(updates, steps);
+        int badTensor = -1;
+        int badElement = -1;
+        if (decay == 0.0) {
+            for (int i = 0; i < shadows.length && badTensor < 0; i++) {
+                int bad = shadows[i].firstNonFinite(checked(live, i, tensors.get(i)));
+                if (bad >= 0) {
+                    badTensor = i;
+                    badElement = bad;
+                }
+            }
+            if (badTensor < 0) {
+                for (int i = 0; i < shadows.length; i++) {
+                    shadows[i].copyFrom(checked(live, i, tensors.get(i)));
+                }
+            }
+        } else {
+            for (int i = 0; i < shadows.length; i++) {
+                ByteBuffer buffer = checked(live, i, tensors.get(i));
+                int bad = shadows[i].average(buffer, decay);
+                if (bad >= 0) {
+                    badTensor = i;
+                    badElement = bad;
+                    shadows[i].undoAverage(buffer, decay, bad - bad % Shadow.BLOCK);
+                    for (int j = 0; j < i; j++) {
+                        shadows[j].undoAverage(checked(live, j, tensors.get(j)), decay,
+                                tensors.get(j).elementCount());
+                    }
+                    break;
+                }
+            }
+        }
+        if (badTensor >= 0) {
+            String name = tensors.get(badTensor).name();
+            if (nonFinitePolicy == NonFinitePolicy.FAIL) {
+                throw new NonFiniteWeightsException(name, badElement, updates + skippedUpdates + 1);
+            }
+            skippedUpdates += steps;
+            return new UpdateResult(false, decay, steps, name, badElement);
+        }
+        updates += steps;
+        lastDecay = decay;
+        return UpdateResult.applied(decay, steps);
+    }
+
+    /**
+     * Exchanges the shadows with the live weights; the second call exchanges them back, bit-exactly. While swapped
+     * the live model holds the EMA weights and updates are refused.
+     */
+    public void exchange(LiveWeights live) {
+        for (int i = 0; i < shadows.length; i++) {
+            shadows[i].exchange(checked(live, i, tensors.get(i)));
+        }
+        swapped = !swapped;
+    }
+
+    /** Whether the EMA weights are swapped into the live model now. */
+    public boolean swapped() {
+        return swapped;
+    }
+
+    /**
+     * Writes tensor {@code index}'s shadow into {@code target} in the live format (little-endian or native order as
+     * the buffer says).
+     */
+    public void writeShadow(int index, ByteBuffer target) {
+        requireState(!swapped, "the EMA weights are swapped into the model; read them there or close the swap");
+        TensorSpec spec = tensors.get(index);
+        requireArgument(target.remaining() >= (long) spec.elementCount() * spec.format().bytesPerElement(),
+                "target of " + spec.name(), "at least " + (long) spec.elementCount() * spec.format().bytesPerElement()
+                        + " bytes", target.remaining());
+        shadows[index].writeTo(target.slice().order(target.order()));
+    }
+
+    /** Tensor {@code index}'s shadow widened to double; a copy, for tests and reports. */
+    public double[] shadowValues(int index) {
+        requireState(!swapped, "the EMA weights are swapped into the model; read them there or close the swap");
+        return shadows[index].toDoubleArray();
+    }
+
+    /**
+     * How far the EMA is from the live weights: {@code |EMA - w| / |w|} in the L2 norm over all averaged tensors.
+     * Computed on request, never during updates.
+     */
+    public double drift(LiveWeights live) {
+        requireState(!swapped, "the EMA weights are swapped into the model; close the swap before measuring drift");
+        double[] sums = new double[2];
+        for (int i = 0; i < shadows.length; i++) {
+            shadows[i].accumulateDrift(checked(live, i, tensors.get(i)), sums);
+        }
+        return sums[1] == 0 ? (sums[0] == 0 ? 0 : Double.POSITIVE_INFINITY) : Math.sqrt(sums[0] / sums[1]);
+    }
+
+    /** The decay schedule. */
+    public DecaySchedule schedule() {
+        return schedule;
+    }
+
+    /** What an update does with a NaN or infinite weight. */
+    public NonFinitePolicy nonFinitePolicy() {
+        return nonFinitePolicy;
+    }
+
+    /** The averaged tensors, in order. */
+    public List<TensorSpec> tensors() {
+        return tensors;
+    }
+
+    /** Optimizer steps averaged in so far (an update compounded over k steps counts k). */
+    public long updates() {
+        return updates;
+    }
+
+    /** Optimizer steps whose update was skipped for a non-finite weight. */
+    public long skippedUpdates() {
+        return skippedUpdates;
+    }
+
+    /** The decay of the last applied update, NaN before the first. */
+    public double lastDecay() {
+        return lastDecay;
+    }
+
+    /** The decay the next single-step update will use. */
+    public double nextDecay() {
+        return schedule.decayAt(updates);
+    }
+
+    /** The averaging horizon {@code 1 / (1 - decay)} of the last update, in steps; NaN before the first. */
+    public double horizon() {
+        return 1.0 / (1.0 - lastDecay);
+    }
+
+    /** Bytes held in shadows. */
+    public long shadowBytes() {
+        long total = 0;
+        for (Shadow shadow : shadows) {
+            total += shadow.bytes();
+        }
+        return total;
+    }
+
+    private static ByteBuffer checked(LiveWeights live, int index, TensorSpec spec) {
+        ByteBuffer buffer = live.buffer(index);
+        long expected = (long) spec.elementCount() * spec.format().bytesPerElement();
+        requireArgument(buffer != null && buffer.remaining() >= expected, "live buffer of " + spec.name(),
+                expected + " bytes", buffer == null ? "null" : buffer.remaining() + " bytes");
+        ByteBuffer view = buffer.slice();
+        return view.order(buffer.order());
+    }
+
+    @Override
+    public String toString() {
+        return "EmaState{schedule=" + schedule + ", tensors=" + tensors.size() + ", updates=" + updates
+                + ", skippedUpdates=" + skippedUpdates + ", lastDecay=" + lastDecay + ", nonFinitePolicy="
+                + nonFinitePolicy + "}";
+    }
+
+    /** The names of the averaged tensors, in order. */
+    public List<String> names() {
+        List<String> names = new ArrayList<>(tensors.size());
+        for (TensorSpec spec : tensors) {
+            names.add(spec.name());
+        }
+        return names;
+    }
+}

@@ -1,0 +1,215 @@
+package ema4j.core;
+
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
+
+/** A float32 shadow over float32, float16 or bfloat16 live weights. */
+final class FloatShadow implements Shadow {
+    private final float[] values;
+    private final WeightFormat format;
+    /** The live 16-bit values kept aside while the shadow is swapped in; null otherwise. */
+    private short[] swappedOut;
+
+    FloatShadow(int size, WeightFormat format) {
+        this.values = new float[size];
+        this.format = format;
+    }
+
+    float[] values() {
+        return values;
+    }
+
+    @Override
+    public void copyFrom(ByteBuffer live) {
+        if (format == WeightFormat.FLOAT32) {
+            live.asFloatBuffer().get(0, values);
+        } else {
+            ShortBuffer s = live.asShortBuffer();
+            for (int i = 0; i < values.length; i++) {
+                values[i] = widen(s.get(i));
+            }
+        }
+    }
+
+    @Override
+    public int average(ByteBuffer live, double decay) {
+        float d = (float) decay;
+        float a = (float) (1.0 - decay);
+        float[] e = values;
+        int n = e.length;
+        if (format == WeightFormat.FLOAT32) {
+            FloatBuffer w = live.asFloatBuffer();
+            for (int start = 0; start < n; start += BLOCK) {
+                int end = Math.min(n, start + BLOCK);
+                int bad = 0;
+                for (int i = start; i < end; i++) {
+                    bad |= nonFiniteBit(w.get(i));
+                }
+                if (bad != 0) {
+                    return firstNonFinite(w, start, end);
+                }
+                for (int i = start; i < end; i++) {
+                    e[i] = Math.fma(a, w.get(i), e[i] * d);
+                }
+            }
+            return -1;
+        }
+        ShortBuffer w = live.asShortBuffer();
+        for (int start = 0; start < n; start += BLOCK) {
+            int end = Math.min(n, start + BLOCK);
+            for (int i = start; i < end; i++) {
+                if (!Float.isFinite(widen(w.get(i)))) {
+                    return i;
+                }
+            }
+            for (int i = start; i < end; i++) {
+                e[i] = Math.fma(a, widen(w.get(i)), e[i] * d);
+            }
+        }
+        return -1;
+    }
+
+    @Override
+    public void undoAverage(ByteBuffer live, double decay, int end) {
+        float d = (float) decay;
+        float a = (float) (1.0 - decay);
+        FloatBuffer w32 = format == WeightFormat.FLOAT32 ? live.asFloatBuffer() : null;
+        ShortBuffer w16 = format == WeightFormat.FLOAT32 ? null : live.asShortBuffer();
+        for (int i = 0; i < end; i++) {
+            float w = w32 != null ? w32.get(i) : widen(w16.get(i));
+            values[i] = invert(values[i], w, d, a);
+        }
+    }
+
+    /**
+     * The value {@code x} with {@code fma(a, w, x * d) == averaged}, found from the exact inverse and its float
+     * neighbours. Rounding can map two neighbours to one result; then the nearest to the exact inverse is taken.
+     */
+    private static float invert(float averaged, float w, float d, float a) {
+        float guess = (float) ((averaged - (double) a * w) / d);
+        if (Math.fma(a, w, guess * d) == averaged) {
+            return guess;
+        }
+        float up = guess;
+        float down = guess;
+        for (int k = 0; k < 4; k++) {
+            up = Math.nextUp(up);
+            if (Math.fma(a, w, up * d) == averaged) {
+                return up;
+            }
+            down = Math.nextDown(down);
+            if (Math.fma(a, w, down * d) == averaged) {
+                return down;
+            }
+        }
+        return guess;
+    }
+
+    @Override
+    public int firstNonFinite(ByteBuffer live) {
+        if (format == WeightFormat.FLOAT32) {
+            return firstNonFinite(live.asFloatBuffer(), 0, values.length);
+        }
+        ShortBuffer w = live.asShortBuffer();
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(widen(w.get(i)))) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static int firstNonFinite(FloatBuffer w, int start, int end) {
+        for (int i = start; i < end; i++) {
+            if (!Float.isFinite(w.get(i))) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** 1 when the exponent bits are all ones (NaN or infinity), else 0; branch-free. */
+    private static int nonFiniteBit(float x) {
+        return (((Float.floatToRawIntBits(x) & 0x7f800000) + 0x00800000) >>> 31);
+    }
+
+    @Override
+    public void exchange(ByteBuffer live) {
+        if (format == WeightFormat.FLOAT32) {
+            FloatBuffer w = live.asFloatBuffer();
+            for (int i = 0; i < values.length; i++) {
+                float kept = values[i];
+                values[i] = w.get(i);
+                w.put(i, kept);
+            }
+            return;
+        }
+        ShortBuffer w = live.asShortBuffer();
+        if (swappedOut == null) {
+            swappedOut = new short[values.length];
+            w.get(0, swappedOut);
+            for (int i = 0; i < values.length; i++) {
+                w.put(i, narrow(values[i]));
+            }
+        } else {
+            w.put(0, swappedOut);
+            swappedOut = null;
+        }
+    }
+
+    @Override
+    public void writeTo(ByteBuffer target) {
+        if (format == WeightFormat.FLOAT32) {
+            target.asFloatBuffer().put(0, values);
+            return;
+        }
+        ShortBuffer s = target.asShortBuffer();
+        for (int i = 0; i < values.length; i++) {
+            s.put(i, narrow(values[i]));
+        }
+    }
+
+    @Override
+    public void readFrom(ByteBuffer source) {
+        copyFrom(source);
+    }
+
+    @Override
+    public void accumulateDrift(ByteBuffer live, double[] sums) {
+        FloatBuffer w32 = format == WeightFormat.FLOAT32 ? live.asFloatBuffer() : null;
+        ShortBuffer w16 = format == WeightFormat.FLOAT32 ? null : live.asShortBuffer();
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < values.length; i++) {
+            double w = w32 != null ? w32.get(i) : widen(w16.get(i));
+            double delta = values[i] - w;
+            diff += delta * delta;
+            norm += w * w;
+        }
+        sums[0] += diff;
+        sums[1] += norm;
+    }
+
+    @Override
+    public long bytes() {
+        return 4L * values.length;
+    }
+
+    @Override
+    public double[] toDoubleArray() {
+        double[] copy = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            copy[i] = values[i];
+        }
+        return copy;
+    }
+
+    private float widen(short bits) {
+        return format == WeightFormat.BFLOAT16 ? HalfPrecision.bfloat16ToFloat(bits) : HalfPrecision.halfToFloat(bits);
+    }
+
+    private short narrow(float value) {
+        return format == WeightFormat.BFLOAT16 ? HalfPrecision.floatToBfloat16(value) : HalfPrecision.floatToHalf(value);
+    }
+}

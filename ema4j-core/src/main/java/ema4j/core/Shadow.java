@@ -1,0 +1,58 @@
+package ema4j.core;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The averaged values of one tensor and the update kernels that work on them, one implementation per shadow width.
+ *
+ * <p>Every pass works blockwise: a block of live weights is checked for NaN and infinity, then (still in cache)
+ * averaged, so non-finite weights are found inside the update pass without a second pass over the model.
+ */
+sealed interface Shadow permits FloatShadow, DoubleShadow {
+    /** Elements per block: small enough that a checked block is still in L1 when it is averaged. */
+    int BLOCK = 2048;
+
+    /** Overwrites the shadow with the live values. */
+    void copyFrom(ByteBuffer live);
+
+    /**
+     * Averages the live values in, {@code e = fma(1 - d, w, e * d)} as PyTorch's {@code mul_(d).add_(w, alpha=1-d)}.
+     *
+     * @return -1 when every element was averaged; else the flat index of the first non-finite live value, with the
+     *     elements of its block and after it untouched
+     */
+    int average(ByteBuffer live, double decay);
+
+    /** Reverts {@link #average} on the elements before {@code end} (the blocks it had finished before stopping). */
+    void undoAverage(ByteBuffer live, double decay, int end);
+
+    /** The flat index of the first NaN or infinite live value, or -1. */
+    int firstNonFinite(ByteBuffer live);
+
+    /**
+     * Exchanges shadow and live values; a second call exchanges them back bit-exactly. For 16-bit live formats the
+     * live bits are kept aside while swapped, since a float32 shadow cannot hold them and get them back.
+     */
+    void exchange(ByteBuffer live);
+
+    /** Writes the shadow into {@code target} in the live format, rounding to nearest even where narrower. */
+    void writeTo(ByteBuffer target);
+
+    /** Reads shadow values from {@code source}, given in the live format. */
+    void readFrom(ByteBuffer source);
+
+    /** Adds {@code sum((e - w)^2)} to {@code sums[0]} and {@code sum(w^2)} to {@code sums[1]}. */
+    void accumulateDrift(ByteBuffer live, double[] sums);
+
+    /** Shadow bytes held. */
+    long bytes();
+
+    /** The shadow values widened to double, a copy. */
+    double[] toDoubleArray();
+
+    static Shadow of(TensorSpec spec) {
+        return spec.format() == WeightFormat.FLOAT64
+                ? new DoubleShadow(spec.elementCount())
+                : new FloatShadow(spec.elementCount(), spec.format());
+    }
+}
