@@ -30,7 +30,7 @@ final class DoubleShadow implements Shadow {
                 }
             }
             for (int i = start; i < end; i++) {
-                e[i] = Math.fma(a, w.get(i), e[i] * decay);
+                e[i] = Math.fma(a, w.get(i) - e[i], e[i]);
             }
         }
         return -1;
@@ -43,16 +43,16 @@ final class DoubleShadow implements Shadow {
         for (int i = 0; i < end; i++) {
             double averaged = values[i];
             double wi = w.get(i);
-            double guess = (averaged - a * wi) / decay;
+            double guess = (averaged - a * wi) / (1.0 - a);
             double best = guess;
             double up = guess;
             double down = guess;
-            for (int k = 0; k < 4 && Math.fma(a, wi, best * decay) != averaged; k++) {
+            for (int k = 0; k < 4 && Math.fma(a, wi - best, best) != averaged; k++) {
                 up = Math.nextUp(up);
                 down = Math.nextDown(down);
-                if (Math.fma(a, wi, up * decay) == averaged) {
+                if (Math.fma(a, wi - up, up) == averaged) {
                     best = up;
-                } else if (Math.fma(a, wi, down * decay) == averaged) {
+                } else if (Math.fma(a, wi - down, down) == averaged) {
                     best = down;
                 }
             }

@@ -18,6 +18,9 @@ import java.util.Set;
  * Not thread-safe: one training loop owns it.
  */
 public final class EmaState {
+    /** Decays this small round {@code 1 - d} to 1 in float32: such an update is a copy, and is done as one. */
+    private static final double COPY_BELOW = 0x1p-25;
+
     private final DecaySchedule schedule;
     private final NonFinitePolicy nonFinitePolicy;
     private final List<TensorSpec> tensors;
@@ -92,9 +95,9 @@ public final class EmaState {
      * averaging every k-th step keeps the time constant of averaging every step.
      *
      * <p>When a live weight is NaN or infinite the EMA is left as it was: tensors before the faulty one are
-     * reverted. A copying update (decay 0) checks every tensor before writing, so it is reverted exactly; an
+     * reverted. A copying update (decay 0, or below 2^-25) checks every tensor before writing, so it is reverted exactly; an
      * averaging update is reverted by inverting the arithmetic, which gives back the earlier value except where
-     * rounding had mapped two neighbouring floats to one (then it is off by one unit in the last place).
+     * rounding had mapped two neighbouring floats to one (then it is off by a unit or two in the last place).
      *
      * @param live the live weights after the optimizer step
      * @param steps optimizer steps this update stands for, {@code >= 1}
@@ -106,7 +109,7 @@ public final class EmaState {
         double decay = schedule.compoundedDecay(updates, steps);
         int badTensor = -1;
         int badElement = -1;
-        if (decay == 0.0) {
+        if (decay < COPY_BELOW) {
             for (int i = 0; i < shadows.length && badTensor < 0; i++) {
                 int bad = shadows[i].firstNonFinite(checked(live, i, tensors.get(i)));
                 if (bad >= 0) {

@@ -34,7 +34,6 @@ final class FloatShadow implements Shadow {
 
     @Override
     public int average(ByteBuffer live, double decay) {
-        float d = (float) decay;
         float a = (float) (1.0 - decay);
         float[] e = values;
         int n = e.length;
@@ -50,7 +49,7 @@ final class FloatShadow implements Shadow {
                     return firstNonFinite(w, start, end);
                 }
                 for (int i = start; i < end; i++) {
-                    e[i] = Math.fma(a, w.get(i), e[i] * d);
+                    e[i] = Math.fma(a, w.get(i) - e[i], e[i]);
                 }
             }
             return -1;
@@ -64,7 +63,7 @@ final class FloatShadow implements Shadow {
                 }
             }
             for (int i = start; i < end; i++) {
-                e[i] = Math.fma(a, widen(w.get(i)), e[i] * d);
+                e[i] = Math.fma(a, widen(w.get(i)) - e[i], e[i]);
             }
         }
         return -1;
@@ -72,34 +71,33 @@ final class FloatShadow implements Shadow {
 
     @Override
     public void undoAverage(ByteBuffer live, double decay, int end) {
-        float d = (float) decay;
         float a = (float) (1.0 - decay);
         FloatBuffer w32 = format == WeightFormat.FLOAT32 ? live.asFloatBuffer() : null;
         ShortBuffer w16 = format == WeightFormat.FLOAT32 ? null : live.asShortBuffer();
         for (int i = 0; i < end; i++) {
             float w = w32 != null ? w32.get(i) : widen(w16.get(i));
-            values[i] = invert(values[i], w, d, a);
+            values[i] = invert(values[i], w, a);
         }
     }
 
     /**
-     * The value {@code x} with {@code fma(a, w, x * d) == averaged}, found from the exact inverse and its float
+     * The value {@code x} with {@code fma(a, w - x, x) == averaged}, found from the exact inverse and its float
      * neighbours. Rounding can map two neighbours to one result; then the nearest to the exact inverse is taken.
      */
-    private static float invert(float averaged, float w, float d, float a) {
-        float guess = (float) ((averaged - (double) a * w) / d);
-        if (Math.fma(a, w, guess * d) == averaged) {
+    private static float invert(float averaged, float w, float a) {
+        float guess = (float) ((averaged - (double) a * w) / (1.0 - a));
+        if (Math.fma(a, w - guess, guess) == averaged) {
             return guess;
         }
         float up = guess;
         float down = guess;
         for (int k = 0; k < 4; k++) {
             up = Math.nextUp(up);
-            if (Math.fma(a, w, up * d) == averaged) {
+            if (Math.fma(a, w - up, up) == averaged) {
                 return up;
             }
             down = Math.nextDown(down);
-            if (Math.fma(a, w, down * d) == averaged) {
+            if (Math.fma(a, w - down, down) == averaged) {
                 return down;
             }
         }

@@ -1,0 +1,273 @@
+package ema4j.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ema4j.core.schedule.DecaySchedule;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.constraints.DoubleRange;
+import net.jqwik.api.constraints.FloatRange;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+class EmaStateTest {
+
+    /** One float32 tensor of live weights backed by a native-order buffer the test can change. */
+    private static final class Live implements LiveWeights {
+        final List<ByteBuffer> buffers = new ArrayList<>();
+
+        Live(float[]... tensors) {
+            for (float[] t : tensors) {
+                ByteBuffer b = ByteBuffer.allocateDirect(4 * t.length).order(ByteOrder.nativeOrder());
+                b.asFloatBuffer().put(t);
+                buffers.add(b);
+            }
+        }
+
+        void set(int tensor, float[] values) {
+            buffers.get(tensor).asFloatBuffer().put(0, values);
+        }
+
+        float[] get(int tensor) {
+            float[] out = new float[buffers.get(tensor).capacity() / 4];
+            buffers.get(tensor).asFloatBuffer().get(0, out);
+            return out;
+        }
+
+        @Override
+        public ByteBuffer buffer(int index) {
+            return buffers.get(index);
+        }
+    }
+
+    private static List<TensorSpec> specs(int... sizes) {
+        List<TensorSpec> specs = new ArrayList<>();
+        for (int i = 0; i < sizes.length; i++) {
+            specs.add(new TensorSpec("t" + i, new long[] {sizes[i]}, WeightFormat.FLOAT32));
+        }
+        return specs;
+    }
+
+    private static float[] shadow(EmaState s, int i) {
+        double[] d = s.shadowValues(i);
+        float[] f = new float[d.length];
+        for (int k = 0; k < d.length; k++) {
+            f[k] = (float) d[k];
+        }
+        return f;
+    }
+
+    @Provide
+    Arbitrary<List<float[]>> weightSequences() {
+        return Arbitraries.floats().between(-100, 100).array(float[].class).ofSize(7)
+                .list().ofMinSize(2).ofMaxSize(40);
+    }
+
+    @Property(tries = 200)
+    void powerOneAveragesEverythingAfterTheFirstUpdate(@ForAll("weightSequences") List<float[]> seen) {
+        DecaySchedule s = DecaySchedule.warmup().power(1).invGamma(1).maxDecay(1).build();
+        Live live = new Live(seen.get(0));
+        EmaState ema = EmaState.start(s, specs(7), NonFinitePolicy.FAIL, live);
+        for (float[] w : seen) {
+            live.set(0, w);
+            ema.update(live);
+        }
+        double[] expected = new double[7];
+        for (float[] w : seen.subList(1, seen.size())) {
+            for (int i = 0; i < 7; i++) {
+                expected[i] += w[i] / (double) (seen.size() - 1);
+            }
+        }
+        double[] actual = ema.shadowValues(0);
+        for (int i = 0; i < 7; i++) {
+            assertThat(actual[i]).isCloseTo(expected[i], within(1e-4 * (1 + Math.abs(expected[i]))));
+        }
+    }
+
+    @Property(tries = 300)
+    void constantWeightsStayExactlyConstant(@ForAll @FloatRange(min = -1e6f, max = 1e6f) float c,
+            @ForAll @DoubleRange(min = 0, max = 1) double decay, @ForAll @IntRange(min = 1, max = 60) int steps) {
+        for (DecaySchedule s : List.of(DecaySchedule.constant(decay), DecaySchedule.warmup().build(),
+                DecaySchedule.ramp(decay))) {
+            Live live = new Live(new float[] {c, c, c});
+            EmaState ema = EmaState.start(s, specs(3), NonFinitePolicy.FAIL, live);
+            for (int k = 0; k < steps; k++) {
+                ema.update(live);
+            }
+            assertThat(shadow(ema, 0)).containsOnly(c);
+        }
+    }
+
+    @Test
+    void decayZeroCopiesAndDecayOneFreezes() {
+        Live live = new Live(new float[] {1, 2, 3});
+        EmaState copy = EmaState.start(DecaySchedule.constant(0), specs(3), NonFinitePolicy.FAIL, live);
+        EmaState frozen = EmaState.start(DecaySchedule.constant(1), specs(3), NonFinitePolicy.FAIL, live);
+        live.set(0, new float[] {0.1f, -7.25f, 1e-30f});
+        copy.update(live);
+        frozen.update(live);
+        assertThat(shadow(copy, 0)).containsExactly(0.1f, -7.25f, 1e-30f);
+        assertThat(shadow(frozen, 0)).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void oneUpdateMatchesTheFormulaInDoublePrecision() {
+        Live live = new Live(new float[] {1, 2});
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.9), specs(2), NonFinitePolicy.FAIL, live);
+        live.set(0, new float[] {3, -2});
+        ema.update(live);
+        assertThat(ema.shadowValues(0)[0]).isCloseTo(0.9 * 1 + 0.1 * 3, within(1e-6));
+        assertThat(ema.shadowValues(0)[1]).isCloseTo(0.9 * 2 + 0.1 * -2, within(1e-6));
+        assertThat(ema.updates()).isEqualTo(1);
+        assertThat(ema.lastDecay()).isEqualTo(0.9);
+        assertThat(ema.horizon()).isCloseTo(10, within(1e-9));
+    }
+
+    @Test
+    void aCompoundedUpdateStandsForSeveralSteps() {
+        Live live = new Live(new float[] {0});
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.5), specs(1), NonFinitePolicy.FAIL, live);
+        live.set(0, new float[] {8});
+        UpdateResult r = ema.update(live, 3);
+        assertThat(r.decay()).isEqualTo(0.125);
+        assertThat(ema.updates()).isEqualTo(3);
+        assertThat(shadow(ema, 0)).containsExactly(7f); // 0.125 * 0 + 0.875 * 8
+    }
+
+    @Test
+    void aNaNLeavesTheEmaAsItWasAndNamesTheParameterAndTheUpdate() {
+        float[] first = new float[5000];
+        float[] second = new float[5000];
+        for (int i = 0; i < first.length; i++) {
+            first[i] = (float) Math.sin(i);
+            second[i] = (float) Math.cos(i);
+        }
+        Live live = new Live(first, second, first);
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.999), specs(5000, 5000, 5000), NonFinitePolicy.FAIL,
+                live);
+        live.set(0, second);
+        ema.update(live);
+        float[][] before = {shadow(ema, 0), shadow(ema, 1), shadow(ema, 2)};
+        float[] poisoned = first.clone();
+        poisoned[4321] = Float.NaN;   // in the third block of the second tensor: earlier blocks are averaged first
+        live.set(0, first);
+        live.set(1, poisoned);
+        assertThatThrownBy(() -> ema.update(live))
+                .isInstanceOf(NonFiniteWeightsException.class)
+                .hasMessageStartingWith("weight t1[4321] is not finite at EMA update 2;");
+        assertThat(ema.updates()).isEqualTo(1);
+        assertThat(shadow(ema, 2)).containsExactly(before[2]);
+        int exact = 0;
+        for (int t = 0; t < 2; t++) {
+            float[] after = shadow(ema, t);
+            for (int i = 0; i < after.length; i++) {
+                assertThat(after[i]).isCloseTo(before[t][i], within(2 * Math.ulp(before[t][i])));
+                exact += after[i] == before[t][i] ? 1 : 0;
+            }
+        }
+        // reverting rounds back exactly except where the update mapped two neighbouring floats to one
+        assertThat(exact).isGreaterThan(9_900);
+    }
+
+    @Test
+    void skippingCountsTheSkippedUpdateAndGoesOn() {
+        Live live = new Live(new float[] {1, 2});
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.5), specs(2), NonFinitePolicy.SKIP, live);
+        live.set(0, new float[] {Float.POSITIVE_INFINITY, 2});
+        UpdateResult skipped = ema.update(live);
+        assertThat(skipped.applied()).isFalse();
+        assertThat(skipped.nonFiniteParameter()).isEqualTo("t0");
+        assertThat(skipped.nonFiniteElement()).isZero();
+        assertThat(ema.skippedUpdates()).isEqualTo(1);
+        live.set(0, new float[] {3, 4});
+        assertThat(ema.update(live).applied()).isTrue();
+        assertThat(shadow(ema, 0)).containsExactly(2, 3);
+    }
+
+    @Test
+    void aCopyingUpdateChecksEverythingBeforeWriting() {
+        Live live = new Live(new float[] {1}, new float[] {2});
+        EmaState ema = EmaState.start(DecaySchedule.warmup().build(), specs(1, 1), NonFinitePolicy.SKIP, live);
+        live.set(0, new float[] {5});
+        live.set(1, new float[] {Float.NaN});
+        assertThat(ema.update(live).applied()).isFalse();
+        assertThat(shadow(ema, 0)).containsExactly(1);
+    }
+
+    @Test
+    void exchangingTwiceRestoresBothSidesBitExactly() {
+        Live live = new Live(new float[] {1.5f, -0f, Float.MIN_VALUE});
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.5), specs(3), NonFinitePolicy.FAIL, live);
+        live.set(0, new float[] {3.25f, 7, 0.1f});
+        ema.update(live);
+        float[] averaged = shadow(ema, 0);
+        float[] liveBefore = live.get(0);
+        ema.exchange(live);
+        assertThat(ema.swapped()).isTrue();
+        assertThat(live.get(0)).containsExactly(averaged);
+        assertThatThrownBy(() -> ema.update(live)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("close the swap");
+        ema.exchange(live);
+        assertThat(live.get(0)).containsExactly(liveBefore);
+        assertThat(shadow(ema, 0)).containsExactly(averaged);
+    }
+
+    @Test
+    void driftIsTheRelativeDistanceBetweenEmaAndLiveWeights() {
+        Live live = new Live(new float[] {3, 4});
+        EmaState ema = EmaState.start(DecaySchedule.constant(1), specs(2), NonFinitePolicy.FAIL, live);
+        assertThat(ema.drift(live)).isZero();
+        live.set(0, new float[] {0, 0});
+        ema.update(live);
+        live.set(0, new float[] {6, 8});
+        assertThat(ema.drift(live)).isCloseTo(0.5, within(1e-12));
+    }
+
+    @Test
+    void float64WeightsGetAFloat64Shadow() {
+        ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
+        b.asDoubleBuffer().put(new double[] {1.0 / 3, 2});
+        List<TensorSpec> spec = List.of(new TensorSpec("d", new long[] {2}, WeightFormat.FLOAT64));
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.5), spec, NonFinitePolicy.FAIL, i -> b);
+        assertThat(ema.shadowValues(0)[0]).isEqualTo(1.0 / 3);
+        assertThat(ema.shadowBytes()).isEqualTo(16);
+    }
+
+    @Test
+    void bfloat16WeightsAreAveragedInFloat32AndSwapBackExactly() {
+        ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.nativeOrder());
+        b.asShortBuffer().put(new short[] {HalfPrecision.floatToBfloat16(1f), HalfPrecision.floatToBfloat16(2f)});
+        List<TensorSpec> spec = List.of(new TensorSpec("h", new long[] {2}, WeightFormat.BFLOAT16));
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.999), spec, NonFinitePolicy.FAIL, i -> b);
+        b.asShortBuffer().put(0, HalfPrecision.floatToBfloat16(2f));
+        ema.update(i -> b);
+        // 1 + 0.001 is below bfloat16's resolution at 1 but not float32's: the shadow keeps the small step
+        assertThat(ema.shadowValues(0)[0]).isCloseTo(1.001, within(1e-6));
+        short before = b.asShortBuffer().get(0);
+        ema.exchange(i -> b);
+        ema.exchange(i -> b);
+        assertThat(b.asShortBuffer().get(0)).isEqualTo(before);
+    }
+
+    @Test
+    void badInputIsRejectedWithItsName() {
+        Live live = new Live(new float[] {1});
+        assertThatThrownBy(() -> EmaState.start(DecaySchedule.constant(0), specs(2), NonFinitePolicy.FAIL, live))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("live buffer of t0 must be 8 bytes, was 4 bytes");
+        List<TensorSpec> twice = List.of(specs(1).get(0), specs(1).get(0));
+        assertThatThrownBy(() -> EmaState.start(DecaySchedule.constant(0), twice, NonFinitePolicy.FAIL, live))
+                .hasMessage("tensor names must be unique, was t0 twice");
+        EmaState ema = EmaState.start(DecaySchedule.constant(0), specs(1), NonFinitePolicy.FAIL, live);
+        assertThatThrownBy(() -> ema.update(live, 0)).hasMessage("steps must be >= 1, was 0");
+    }
+}

@@ -1,0 +1,61 @@
+package ema4j.core.schedule;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.LongRange;
+import org.junit.jupiter.api.Test;
+
+class DecayScheduleTest {
+
+    @Test
+    void constantDecayIsTheSameForEveryUpdate() {
+        assertThat(DecaySchedule.constant(0.99).decayAt(0)).isEqualTo(0.99);
+        assertThat(DecaySchedule.constant(0.99).decayAt(123_456)).isEqualTo(0.99);
+    }
+
+    @Test
+    void rampCountsLikeTorchEmaAndStopsAtItsCeiling() {
+        Ramp ramp = DecaySchedule.ramp(0.999);
+        assertThat(ramp.decayAt(0)).isCloseTo(2.0 / 11, within(1e-15));
+        assertThat(ramp.decayAt(9)).isCloseTo(11.0 / 20, within(1e-15));
+        assertThat(ramp.decayAt(100_000)).isEqualTo(0.999);
+    }
+
+    @Test
+    void invalidConstantsAndCeilingsAreRejected() {
+        assertThatThrownBy(() -> DecaySchedule.constant(1.01)).hasMessage("decay must be in [0, 1], was 1.01");
+        assertThatThrownBy(() -> DecaySchedule.constant(Double.NaN)).hasMessage("decay must be in [0, 1], was NaN");
+        assertThatThrownBy(() -> DecaySchedule.ramp(-1)).hasMessage("maxDecay must be in [0, 1], was -1.0");
+    }
+
+    @Test
+    void presetsAreFoundByNameAndUnknownNamesListTheKnownOnes() {
+        assertThat(DecaySchedule.preset("LONG")).isEqualTo(Preset.LONG.schedule());
+        assertThat(DecaySchedule.preset("short").power()).isEqualTo(0.75);
+        assertThatThrownBy(() -> DecaySchedule.preset("medium"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("preset must be one of long, short, was medium");
+    }
+
+    @Property
+    void aCompoundedDecayIsTheProductOfTheSingleDecays(@ForAll @LongRange(max = 100_000) long t,
+            @ForAll @IntRange(min = 1, max = 20) int k) {
+        DecaySchedule s = Preset.LONG.schedule();
+        double product = 1;
+        for (int i = 0; i < k; i++) {
+            product *= s.decayAt(t + i);
+        }
+        assertThat(s.compoundedDecay(t, k)).isCloseTo(product, within(1e-12));
+    }
+
+    @Test
+    void aScheduleThatNeverReachesItsTargetSaysSo() {
+        assertThat(DecaySchedule.constant(0.5).firstUpdateReaching(0.9)).isEqualTo(-1);
+        assertThat(DecaySchedule.constant(0.5).firstUpdateReaching(0.1)).isZero();
+    }
+}

@@ -1,0 +1,116 @@
+package ema4j.core.schedule;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.DoubleRange;
+import net.jqwik.api.constraints.LongRange;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class WarmupTest {
+
+    /** The seed's formula, written out independently of the production code. */
+    private static double seedDecay(long t, long after, double invGamma, double power, double min, double max) {
+        long step = Math.max(0, t - after - 1);
+        if (step <= 0) {
+            return 0;
+        }
+        return Math.min(max, Math.max(min, 1 - Math.pow(1 + step / invGamma, -power)));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"0", "1", "2", "10", "1000", "31623", "1000000"})
+    void bothPresetsFollowTheSeedFormulaAtTheListedUpdates(long t) {
+        assertThat(Preset.LONG.schedule().decayAt(t)).isEqualTo(seedDecay(t, 0, 1, 2.0 / 3, 0, 0.9999));
+        assertThat(Preset.SHORT.schedule().decayAt(t)).isEqualTo(seedDecay(t, 0, 1, 0.75, 0, 0.999));
+    }
+
+    @Test
+    void handCheckedValuesOfTheLongPreset() {
+        Warmup long_ = Preset.LONG.schedule();
+        assertThat(long_.decayAt(0)).isZero();
+        assertThat(long_.decayAt(1)).isZero();
+        assertThat(long_.decayAt(2)).isCloseTo(1 - Math.cbrt(0.25), within(1e-15)); // 1 - 2^(-2/3)
+        assertThat(long_.decayAt(1000)).isCloseTo(0.99, within(1e-12));              // (1 + 999)^(-2/3) = 0.01
+        assertThat(long_.decayAt(1_000_000)).isEqualTo(0.9999);
+    }
+
+    @Test
+    void firstTwoUpdatesCopyTheWeights() {
+        Warmup w = DecaySchedule.warmup().minDecay(0.5).maxDecay(0.9).build();
+        assertThat(w.decayAt(0)).isZero();
+        assertThat(w.decayAt(1)).isZero();
+        assertThat(w.decayAt(2)).isEqualTo(0.5); // minDecay applies once averaging has started
+    }
+
+    @Test
+    void longPresetReaches0999NearUpdate31623() {
+        assertThat(Preset.LONG.schedule().firstUpdateReaching(0.999)).isBetween(31_622L, 31_624L);
+    }
+
+    @Test
+    void shortPresetReaches0999NearUpdate10000() {
+        assertThat(Preset.SHORT.schedule().firstUpdateReaching(0.999)).isBetween(9_999L, 10_001L);
+    }
+
+    @Property
+    void updateAfterStepShiftsTheCurveExactly(@ForAll @LongRange(max = 1000) long after,
+            @ForAll @LongRange(max = 100_000) long t) {
+        Warmup base = DecaySchedule.warmup().build();
+        Warmup shifted = DecaySchedule.warmup().updateAfterStep(after).build();
+        assertThat(shifted.decayAt(t + after)).isEqualTo(base.decayAt(t));
+        if (t < after + 2) {
+            assertThat(shifted.decayAt(t)).isZero();
+        }
+    }
+
+    @Property
+    void theDecayStaysWithinTheClampAndNeverDecreases(@ForAll @DoubleRange(min = 0.01, max = 5) double power,
+            @ForAll @DoubleRange(min = 0.1, max = 100) double invGamma, @ForAll @LongRange(max = 10_000_000) long t) {
+        Warmup w = DecaySchedule.warmup().power(power).invGamma(invGamma).minDecay(0.1).maxDecay(0.99).build();
+        double d = w.decayAt(t);
+        assertThat(d == 0 || (d >= 0.1 && d <= 0.99)).isTrue();
+        assertThat(w.decayAt(t + 1)).isGreaterThanOrEqualTo(d);
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "invGamma|0|invGamma must be > 0 and finite, was 0.0",
+        "invGamma|NaN|invGamma must be > 0 and finite, was NaN",
+        "invGamma|Infinity|invGamma must be > 0 and finite, was Infinity",
+        "power|-0.5|power must be > 0 and finite, was -0.5",
+        "power|NaN|power must be > 0 and finite, was NaN",
+        "minDecay|-0.1|minDecay must be in [0, 1], was -0.1",
+        "maxDecay|1.5|maxDecay must be in [0, 1], was 1.5",
+        "maxDecay|NaN|maxDecay must be in [0, 1], was NaN",
+    })
+    void everyInvalidValueIsRejectedWithItsNameValueAndRange(String field, double value, String message) {
+        Warmup.Builder b = DecaySchedule.warmup();
+        switch (field) {
+            case "invGamma" -> b.invGamma(value);
+            case "power" -> b.power(value);
+            case "minDecay" -> b.minDecay(value);
+            default -> b.maxDecay(value);
+        }
+        assertThatThrownBy(b::build).isInstanceOf(IllegalArgumentException.class).hasMessage(message);
+    }
+
+    @Test
+    void minAboveMaxAndNegativeDelayAreRejected() {
+        assertThatThrownBy(() -> DecaySchedule.warmup().minDecay(0.9).maxDecay(0.5).build())
+                .hasMessage("minDecay must be <= maxDecay (0.5), was 0.9");
+        assertThatThrownBy(() -> DecaySchedule.warmup().updateAfterStep(-1).build())
+                .hasMessage("updateAfterStep must be >= 0, was -1");
+    }
+
+    @Test
+    void toStringPrintsEveryHyperParameter() {
+        assertThat(Preset.SHORT.schedule().toString())
+                .isEqualTo("Warmup{updateAfterStep=0, invGamma=1.0, power=0.75, minDecay=0.0, maxDecay=0.999}");
+    }
+}
