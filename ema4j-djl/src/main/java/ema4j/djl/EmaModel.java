@@ -1,0 +1,413 @@
+package ema4j.djl;
+
+import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.Preconditions.requireState;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.norm.BatchNorm;
+import ai.djl.util.Pair;
+import ema4j.core.EmaState;
+import ema4j.core.NonFinitePolicy;
+import ema4j.core.TensorSpec;
+import ema4j.core.UpdateResult;
+import ema4j.core.policy.ParameterInfo;
+import ema4j.core.policy.ParameterPolicy;
+import ema4j.core.policy.ParameterRule;
+import ema4j.core.schedule.DecaySchedule;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An exponential moving average of a DJL block's weights: the seed's "shadow model".
+ *
+ * <p>Call {@link #step()} once after every {@code trainer.step()}. Which parameters are averaged is decided once, when
+ * tracking starts, by a {@link ParameterPolicy} ({@link #parameters()} lists each with its reason). Averaged
+ * parameters get a float32 (float64 for float64 weights) shadow; copied parameters (BatchNorm, running statistics,
+ * frozen) get none: the EMA model reads them from the live block, so they cost no memory.
+ *
+ * <p>Evaluate on EMA weights by {@link #swapInto(Block) swapping} them into the live block for a scope (the live
+ * weights come back bit-exactly), or build a standalone {@link #averagedModel averaged model}.
+ *
+ * <p>Not thread-safe: the training loop owns it.
+ */
+public final class EmaModel {
+    private static final Logger LOG = LoggerFactory.getLogger(EmaModel.class);
+
+    private final Block block;
+    private final List<Tracked> tracked;
+    private final LiveTensors averaged;
+    private final EmaState state;
+    private final LongSupplier optimizerSteps;
+    private final int updateEvery;
+    private long optimizerStepsAtLastUpdate;
+    private int stepsSinceUpdate;
+    private boolean warnedDoubleStep;
+    private boolean warnedMissedStep;
+    private Swap openSwap;
+
+    private EmaModel(Builder b, Block block, List<Tracked> tracked, EmaState state, LiveTensors averaged) {
+        this.block = block;
+        this.tracked = tracked;
+        this.state = state;
+        this.averaged = averaged;
+        this.optimizerSteps = b.optimizerSteps;
+        this.updateEvery = b.updateEvery;
+        this.optimizerStepsAtLastUpdate = optimizerSteps == null ? 0 : optimizerSteps.getAsLong();
+    }
+
+    /**
+     * Starts an EMA of {@code block} with the seed's parameter policy; the shadow starts as a copy of the weights.
+     *
+     * @param block an initialized block
+     * @param schedule the decay schedule
+     */
+    public static EmaModel track(Block block, DecaySchedule schedule) {
+        return builder(schedule).track(block);
+    }
+
+    /** A builder for the options beyond the schedule. */
+    public static Builder builder(DecaySchedule schedule) {
+        return new Builder(schedule);
+    }
+
+    /**
+     * Averages the live weights in; call it once after each {@code trainer.step()}.
+     *
+     * <p>With {@link Builder#optimizerSteps} set, the EMA checks the optimizer's step count: a call without an
+     * optimizer step since the last update does nothing (gradient accumulation calling it per micro-batch), and steps
+     * it missed are folded into this update with a compounded decay; both are logged once as warnings. With
+     * {@link Builder#updateEvery} k, only every k-th step updates, with the decay of k steps compounded.
+     *
+     * @return what the update did; {@code steps() == 0} when there was nothing to average
+     * @throws ema4j.core.NonFiniteWeightsException when a weight is NaN or infinite under the default policy
+     */
+    public UpdateResult step() {
+        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap before step()");
+        int steps;
+        if (optimizerSteps != null) {
+            long now = optimizerSteps.getAsLong();
+            long pending = now - optimizerStepsAtLastUpdate;
+            if (pending - stepsSinceUpdate == 0) {
+                if (!warnedDoubleStep) {
+                    LOG.warn("EMA step() called without an optimizer step since the previous call (optimizer step {});"
+                            + " ignored. Call ema.step() once after trainer.step(), not per micro-batch.", now);
+                    warnedDoubleStep = true;
+                }
+                return new UpdateResult(false, state.nextDecay(), 0, null, -1);
+            }
+            if (pending - stepsSinceUpdate > 1 && !warnedMissedStep) {
+                LOG.warn("EMA step() missed {} optimizer step(s) before optimizer step {}; their decay is compounded"
+                        + " into this update so the averaging horizon is kept.", pending - stepsSinceUpdate - 1, now);
+                warnedMissedStep = true;
+            }
+            stepsSinceUpdate = (int) pending;
+        } else {
+            stepsSinceUpdate++;
+        }
+        if (stepsSinceUpdate < updateEvery) {
+            return new UpdateResult(false, state.nextDecay(), 0, null, -1);
+        }
+        steps = stepsSinceUpdate;
+        UpdateResult result;
+        try {
+            result = state.update(averaged, steps);
+        } finally {
+            averaged.discardCopies();
+        }
+        if (!result.applied()) {
+            LOG.warn("EMA update skipped: weight {}[{}] is not finite ({} skipped so far)",
+                    result.nonFiniteParameter(), result.nonFiniteElement(), state.skippedUpdates());
+        }
+        stepsSinceUpdate = 0;
+        if (optimizerSteps != null) {
+            optimizerStepsAtLastUpdate += steps;
+        }
+        return result;
+    }
+
+    /**
+     * Puts the EMA weights into {@code block} (which must be the tracked block) until the returned scope is closed;
+     * then the live weights come back bit-exactly. Values are exchanged in place: no memory is allocated on CPU.
+     *
+     * @throws IllegalArgumentException when {@code block} is not the tracked block or its parameters changed
+     * @throws IllegalStateException when a swap is already open
+     */
+    public Swap swapInto(Block block) {
+        requireArgument(block == this.block, "block", "the tracked block (use averagedModel for another one)", block);
+        requireState(openSwap == null, "the EMA weights are already swapped in; close that swap first");
+        checkMatches(block);
+        exchange();
+        openSwap = new Swap();
+        return openSwap;
+    }
+
+    private void exchange() {
+        state.exchange(averaged);
+        averaged.writeBack();
+    }
+
+    /**
+     * A standalone DJL model holding the EMA weights: averaged parameters from the shadow, copied ones from the live
+     * block. Save it with {@code Model.save}; plain DJL loads it into a block built by the same factory.
+     *
+     * @param name the model's name, used by {@code Model.save} for the file name
+     * @param blockFactory builds a fresh block of the same architecture as the tracked one
+     * @throws IllegalArgumentException when the factory's block does not have the tracked parameters
+     */
+    public Model averagedModel(String name, Supplier<Block> blockFactory) {
+        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
+        Block fresh = blockFactory.get();
+        Model model = Model.newInstance(name, Device.cpu());
+        try {
+            model.setBlock(fresh);
+            DataType dtype = tracked.get(0).parameter.getArray().getDataType();
+            fresh.initialize(model.getNDManager(), dtype, block.getInputShapes());
+            checkMatches(fresh);
+            Map<String, Parameter> byName = new LinkedHashMap<>();
+            for (Pair<String, Parameter> p : fresh.getParameters()) {
+                byName.put(p.getKey(), p.getValue());
+            }
+            int averagedIndex = 0;
+            for (Tracked t : tracked) {
+                NDArray target = byName.get(t.name).getArray();
+                ByteBuffer values;
+                if (t.rule == ParameterRule.AVERAGE) {
+                    values = ByteBuffer.allocateDirect(Math.toIntExact(target.size() * dtypeBytes(target)))
+                            .order(ByteOrder.nativeOrder());
+                    state.writeShadow(averagedIndex++, values);
+                } else {
+                    values = t.parameter.getArray().toByteBuffer(false);
+                }
+                target.set(values.rewind());
+            }
+            return model;
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private static long dtypeBytes(NDArray array) {
+        return array.getDataType().getNumOfBytes();
+    }
+
+    /**
+     * Fails with a clear message unless {@code other} has exactly the tracked parameters: same names, shapes and data
+     * types, in any order. The message lists the first differences.
+     */
+    public void checkMatches(Block other) {
+        Map<String, String> expected = new LinkedHashMap<>();
+        for (Tracked t : tracked) {
+            expected.put(t.name, t.shape + " " + t.dtype);
+        }
+        Map<String, String> actual = new LinkedHashMap<>();
+        for (Pair<String, Parameter> p : other.getParameters()) {
+            NDArray array = p.getValue().getArray();
+            actual.put(p.getKey(), array == null ? "(uninitialized)" : array.getShape() + " " + array.getDataType());
+        }
+        List<String> differences = new ArrayList<>();
+        for (Map.Entry<String, String> e : expected.entrySet()) {
+            String found = actual.get(e.getKey());
+            if (found == null) {
+                differences.add("missing " + e.getKey() + " " + e.getValue());
+            } else if (!found.equals(e.getValue())) {
+                differences.add(e.getKey() + ": EMA holds " + e.getValue() + ", block has " + found);
+            }
+        }
+        for (Map.Entry<String, String> e : actual.entrySet()) {
+            if (!expected.containsKey(e.getKey())) {
+                differences.add("unexpected " + e.getKey() + " " + e.getValue());
+            }
+        }
+        if (!differences.isEmpty()) {
+            int shown = Math.min(5, differences.size());
+            throw new IllegalArgumentException("block's parameters must match the EMA's, but " + differences.size()
+                    + " differ: " + String.join("; ", differences.subList(0, shown))
+                    + (differences.size() > shown ? "; ..." : ""));
+        }
+    }
+
+    /** Every parameter of the tracked block with its rule and the reason, in the block's order. */
+    public List<ParameterReport> parameters() {
+        List<ParameterReport> reports = new ArrayList<>(tracked.size());
+        for (Tracked t : tracked) {
+            reports.add(new ParameterReport(t.name, t.shape, t.dtype, t.rule, t.reason));
+        }
+        return reports;
+    }
+
+    /** The parameter rules as a text table, one line per parameter. */
+    public String describeParameters() {
+        int width = 4;
+        for (Tracked t : tracked) {
+            width = Math.max(width, t.name.length());
+        }
+        StringBuilder out = new StringBuilder(String.format("%-" + width + "s  %-16s  %-8s  %s%n", "name", "shape",
+                "rule", "reason"));
+        for (Tracked t : tracked) {
+            out.append(String.format("%-" + width + "s  %-16s  %-8s  %s%n", t.name, t.shape,
+                    t.rule.name().toLowerCase(java.util.Locale.ROOT), t.reason));
+        }
+        return out.toString();
+    }
+
+    /** Counters and telemetry now. */
+    public EmaStatus status() {
+        int averagedCount = state.tensors().size();
+        return new EmaStatus(state.updates(), state.skippedUpdates(), state.lastDecay(), state.nextDecay(),
+                state.horizon(), state.schedule(), averagedCount, tracked.size() - averagedCount, state.shadowBytes());
+    }
+
+    /**
+     * Relative distance {@code |EMA - w| / |w|} (L2 over all averaged parameters) between the EMA and the live
+     * weights. Computed on request; costs one pass over the averaged parameters.
+     */
+    public double drift() {
+        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
+        try {
+            return state.drift(averaged);
+        } finally {
+            averaged.discardCopies();
+        }
+    }
+
+    /** The core state (shadows and counters), e.g. to checkpoint it. */
+    public EmaState state() {
+        return state;
+    }
+
+    /** The tracked block. */
+    public Block block() {
+        return block;
+    }
+
+    @Override
+    public String toString() {
+        return "EmaModel{" + state + ", averaged=" + state.tensors().size() + "/" + tracked.size()
+                + ", updateEvery=" + updateEvery + "}";
+    }
+
+    /** The scope of a {@link #swapInto swap}: closing it puts the live weights back. */
+    public final class Swap implements AutoCloseable {
+        private boolean closed;
+
+        private Swap() {}
+
+        /** Puts the live weights back, bit-exactly; a second call does nothing. */
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                exchange();
+                openSwap = null;
+            }
+        }
+    }
+
+    private record Tracked(String name, Parameter parameter, String shape, String dtype, ParameterRule rule,
+            String reason) {}
+
+    /** Options of an EMA: parameter policy, non-finite policy, step accounting, update interval. */
+    public static final class Builder {
+        private final DecaySchedule schedule;
+        private ParameterPolicy policy = ParameterPolicy.seed();
+        private NonFinitePolicy nonFinite = NonFinitePolicy.FAIL;
+        private LongSupplier optimizerSteps;
+        private int updateEvery = 1;
+
+        private Builder(DecaySchedule schedule) {
+            requireArgument(schedule != null, "schedule", "non-null", null);
+            this.schedule = schedule;
+        }
+
+        /** Which parameters are averaged; the seed's policy by default. */
+        public Builder policy(ParameterPolicy policy) {
+            requireArgument(policy != null, "policy", "non-null", null);
+            this.policy = policy;
+            return this;
+        }
+
+        /** What an update does with a NaN or infinite weight; {@link NonFinitePolicy#FAIL} by default. */
+        public Builder nonFinite(NonFinitePolicy policy) {
+            requireArgument(policy != null, "nonFinite", "non-null", null);
+            this.nonFinite = policy;
+            return this;
+        }
+
+        /** The optimizer's step count, e.g. {@link StepCountingOptimizer#steps()}, for step accounting. */
+        public Builder optimizerSteps(LongSupplier steps) {
+            requireArgument(steps != null, "optimizerSteps", "non-null", null);
+            this.optimizerSteps = steps;
+            return this;
+        }
+
+        /** Averages every {@code k}-th step with the decay of k steps compounded; {@code k >= 1}, 1 by default. */
+        public Builder updateEvery(int k) {
+            requireArgument(k >= 1, "updateEvery", ">= 1", k);
+            this.updateEvery = k;
+            return this;
+        }
+
+        /**
+         * Starts tracking {@code block}: decides each parameter's rule and copies the averaged weights.
+         *
+         * @param block an initialized block
+         */
+        public EmaModel track(Block block) {
+            requireArgument(block != null, "block", "non-null", null);
+            requireState(block.isInitialized(), "the block must be initialized before tracking it"
+                    + " (call trainer.initialize(shape) or block.initialize(...) first)");
+            Map<Parameter, Block> owners = new IdentityHashMap<>();
+            collectOwners(block, owners);
+            List<Tracked> tracked = new ArrayList<>();
+            List<TensorSpec> specs = new ArrayList<>();
+            List<Parameter> averagedParameters = new ArrayList<>();
+            for (Pair<String, Parameter> p : block.getParameters()) {
+                Parameter parameter = p.getValue();
+                Parameter.Type type = parameter.getType();
+                boolean statistic = type == Parameter.Type.RUNNING_MEAN || type == Parameter.Type.RUNNING_VAR;
+                ParameterInfo info = new ParameterInfo(p.getKey(), parameter.requiresGradient() && !statistic,
+                        owners.get(parameter) instanceof BatchNorm, statistic);
+                ParameterPolicy.Decision decision = policy.decide(info);
+                NDArray array = parameter.getArray();
+                tracked.add(new Tracked(p.getKey(), parameter, array.getShape().toString(),
+                        array.getDataType().toString(), decision.rule(), decision.reason()));
+                if (decision.rule() == ParameterRule.AVERAGE) {
+                    specs.add(new TensorSpec(p.getKey(), array.getShape().getShape(),
+                            LiveTensors.formatOf(parameter)));
+                    averagedParameters.add(parameter);
+                }
+            }
+            LiveTensors live = new LiveTensors(averagedParameters);
+            if (!live.allZeroCopy()) {
+                LOG.info("some parameters are not contiguous CPU tensors; their EMA updates copy the values");
+            }
+            EmaState state = EmaState.start(schedule, specs, nonFinite, live);
+            live.discardCopies();
+            return new EmaModel(this, block, List.copyOf(tracked), state, live);
+        }
+
+        private static void collectOwners(Block block, Map<Parameter, Block> owners) {
+            for (Parameter parameter : block.getDirectParameters().values()) {
+                owners.put(parameter, block);
+            }
+            for (Block child : block.getChildren().values()) {
+                collectOwners(child, owners);
+            }
+        }
+    }
+}

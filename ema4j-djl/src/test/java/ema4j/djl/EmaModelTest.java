@@ -1,0 +1,321 @@
+package ema4j.djl;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.EasyTrain;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.dataset.Batch;
+import ai.djl.util.Pair;
+import ema4j.core.NonFinitePolicy;
+import ema4j.core.NonFiniteWeightsException;
+import ema4j.core.UpdateResult;
+import ema4j.core.policy.ParameterPolicy;
+import ema4j.core.policy.ParameterRule;
+import ema4j.core.schedule.DecaySchedule;
+import ema4j.core.schedule.Preset;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EmaModelTest {
+
+    private static void trainOneEpoch(SmallNet net, EmaModel ema) throws Exception {
+        for (Batch batch : net.trainer.iterateDataset(net.train)) {
+            try (batch) {
+                EasyTrain.trainBatch(net.trainer, batch);
+                net.trainer.step();
+                if (ema != null) {
+                    ema.step();
+                }
+            }
+        }
+    }
+
+    private static Map<String, float[]> snapshot(Block block) {
+        Map<String, float[]> values = new HashMap<>();
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            values.put(p.getKey(), p.getValue().getArray().toFloatArray());
+        }
+        return values;
+    }
+
+    @Test
+    void batchNormAndFrozenParametersAreCopiedAndTheRestAveragedAgainstAFloat64Reference() throws Exception {
+        try (SmallNet net = new SmallNet(7, true, c -> c)) {
+            Block block = net.model.getBlock();
+            EmaModel ema = EmaModel.builder(DecaySchedule.warmup().power(0.75).maxDecay(0.9).build())
+                    .optimizerSteps(net.optimizer::steps).track(block);
+            Map<String, ParameterRule> rules = ema.parameters().stream()
+                    .collect(Collectors.toMap(ParameterReport::name, ParameterReport::rule));
+            assertThat(rules).containsEntry("01Conv2d_weight", ParameterRule.AVERAGE)
+                    .containsEntry("05Linear_weight", ParameterRule.AVERAGE)
+                    .containsEntry("02BatchNorm_gamma", ParameterRule.COPY)
+                    .containsEntry("02BatchNorm_beta", ParameterRule.COPY)
+                    .containsEntry("02BatchNorm_runningMean", ParameterRule.COPY)
+                    .containsEntry("02BatchNorm_runningVar", ParameterRule.COPY)
+                    .containsEntry("07Linear_weight", ParameterRule.COPY)
+                    .containsEntry("07Linear_bias", ParameterRule.COPY);
+            assertThat(ema.describeParameters()).contains("07Linear_weight").contains("frozen");
+
+            List<String> averaged = List.of("01Conv2d_weight", "01Conv2d_bias", "05Linear_weight", "05Linear_bias");
+            Map<String, double[]> reference = new HashMap<>();
+            for (String name : averaged) {
+                float[] w = net.values(name);
+                double[] r = new double[w.length];
+                for (int i = 0; i < w.length; i++) {
+                    r[i] = w[i];
+                }
+                reference.put(name, r);
+            }
+            float[] frozenBefore = net.values("07Linear_weight");
+            for (Batch batch : net.trainer.iterateDataset(net.train)) {
+                try (batch) {
+                    EasyTrain.trainBatch(net.trainer, batch);
+                    net.trainer.step();
+                    UpdateResult result = ema.step();
+                    for (String name : averaged) {
+                        float[] w = net.values(name);
+                        double[] r = reference.get(name);
+                        for (int i = 0; i < w.length; i++) {
+                            r[i] = result.decay() * r[i] + (1 - result.decay()) * w[i];
+                        }
+                    }
+                }
+            }
+            assertThat(ema.status().updates()).isEqualTo(8).isEqualTo(net.optimizer.steps());
+            assertThat(net.values("07Linear_weight")).containsExactly(frozenBefore);
+            try (Model averagedModel = ema.averagedModel("ema", SmallNet::block)) {
+                Block ab = averagedModel.getBlock();
+                for (String name : averaged) {
+                    float[] actual = ab.getParameters().get(name).getArray().toFloatArray();
+                    double[] r = reference.get(name);
+                    for (int i = 0; i < r.length; i++) {
+                        assertThat((double) actual[i]).as(name).isCloseTo(r[i], within(1e-5 * (1 + Math.abs(r[i]))));
+                    }
+                }
+                for (String name : List.of("02BatchNorm_gamma", "02BatchNorm_beta", "02BatchNorm_runningMean",
+                        "02BatchNorm_runningVar", "07Linear_weight", "07Linear_bias")) {
+                    assertThat(ab.getParameters().get(name).getArray().toFloatArray()).as(name)
+                            .containsExactly(net.values(name));
+                }
+            }
+            long averagedBytes = 4L * averaged.stream().mapToLong(n -> net.values(n).length).sum();
+            assertThat(ema.status().shadowBytes()).isEqualTo(averagedBytes);
+        }
+    }
+
+    @Test
+    void averagingBatchNormAffineParametersIsAnOption() {
+        try (SmallNet net = new SmallNet(3)) {
+            EmaModel ema = EmaModel.builder(Preset.SHORT.schedule())
+                    .policy(ParameterPolicy.builder().batchNorm(ParameterPolicy.BatchNormRule.AVERAGE_AFFINE).build())
+                    .track(net.model.getBlock());
+            Map<String, ParameterRule> rules = ema.parameters().stream()
+                    .collect(Collectors.toMap(ParameterReport::name, ParameterReport::rule));
+            assertThat(rules.get("02BatchNorm_gamma")).isEqualTo(ParameterRule.AVERAGE);
+            assertThat(rules.get("02BatchNorm_runningMean")).isEqualTo(ParameterRule.COPY);
+        }
+    }
+
+    @Test
+    void theOptimizerUpdatesParametersInPlaceSoTheZeroCopyViewSeesTheStep() throws Exception {
+        try (SmallNet net = new SmallNet(5)) {
+            Parameter weight = net.model.getBlock().getParameters().get("05Linear_weight");
+            NDArray before = weight.getArray();
+            FloatBuffer view = before.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+            float first = view.get(0);
+            trainOneEpoch(net, null);
+            assertThat(weight.getArray()).isSameAs(before);
+            assertThat(view.get(0)).isEqualTo(weight.getArray().toFloatArray()[0]).isNotEqualTo(first);
+        }
+    }
+
+    @Test
+    void swappingRestoresTheLiveWeightsBitExactly() throws Exception {
+        try (SmallNet net = new SmallNet(11)) {
+            Block block = net.model.getBlock();
+            EmaModel ema = EmaModel.track(block, Preset.LONG.schedule());
+            trainOneEpoch(net, ema);
+            Map<String, float[]> live = snapshot(block);
+            double[] shadow = ema.state().shadowValues(0);
+            try (EmaModel.Swap swap = ema.swapInto(block)) {
+                float[] swapped = net.values("01Conv2d_weight");
+                for (int i = 0; i < swapped.length; i++) {
+                    assertThat((double) swapped[i]).isEqualTo(shadow[i]);
+                }
+                assertThatThrownBy(ema::step).isInstanceOf(IllegalStateException.class);
+                assertThatThrownBy(() -> ema.swapInto(block)).isInstanceOf(IllegalStateException.class);
+            }
+            Map<String, float[]> back = snapshot(block);
+            live.forEach((name, values) -> assertThat(back.get(name)).as(name).containsExactly(values));
+        }
+    }
+
+    @Test
+    void trainingWithSwapsEndsBitIdenticalToTrainingWithout() throws Exception {
+        Map<String, float[]> plain;
+        double[] plainShadow;
+        try (SmallNet net = new SmallNet(21)) {
+            EmaModel ema = EmaModel.track(net.model.getBlock(), Preset.SHORT.schedule());
+            for (int epoch = 0; epoch < 3; epoch++) {
+                trainOneEpoch(net, ema);
+            }
+            plain = snapshot(net.model.getBlock());
+            plainShadow = ema.state().shadowValues(2);
+        }
+        try (SmallNet net = new SmallNet(21)) {
+            EmaModel ema = EmaModel.track(net.model.getBlock(), Preset.SHORT.schedule());
+            for (int epoch = 0; epoch < 3; epoch++) {
+                trainOneEpoch(net, ema);
+                try (EmaModel.Swap swap = ema.swapInto(net.model.getBlock())) {
+                    Evaluation.of(net.trainer, net.validation);
+                }
+            }
+            Map<String, float[]> swapped = snapshot(net.model.getBlock());
+            plain.forEach((name, values) -> assertThat(swapped.get(name)).as(name).containsExactly(values));
+            assertThat(ema.state().shadowValues(2)).containsExactly(plainShadow);
+        }
+    }
+
+    @Test
+    void theAveragedModelSavedWithDjlLoadsIntoAFreshModelWithIdenticalOutputs(@TempDir Path dir) throws Exception {
+        try (SmallNet net = new SmallNet(13)) {
+            EmaModel ema = EmaModel.track(net.model.getBlock(), Preset.SHORT.schedule());
+            trainOneEpoch(net, ema);
+            trainOneEpoch(net, ema);
+            try (Model averaged = ema.averagedModel("fmnist-ema", SmallNet::block);
+                    Model loaded = Model.newInstance("fmnist-ema");
+                    NDManager manager = NDManager.newBaseManager()) {
+                averaged.save(dir, "fmnist-ema");
+                loaded.setBlock(SmallNet.block());
+                loaded.load(dir, "fmnist-ema");
+                NDList input = new NDList(manager.randomNormal(new ai.djl.ndarray.types.Shape(4, 1, 8, 8)));
+                float[] expected = averaged.getBlock().forward(new ParameterStore(manager, false), input, false)
+                        .singletonOrThrow().toFloatArray();
+                float[] actual = loaded.getBlock().forward(new ParameterStore(manager, false), input, false)
+                        .singletonOrThrow().toFloatArray();
+                assertThat(actual).containsExactly(expected);
+                float[] live = net.model.getBlock().forward(new ParameterStore(manager, false), input, false)
+                        .singletonOrThrow().toFloatArray();
+                assertThat(actual).isNotEqualTo(live);
+            }
+        }
+    }
+
+    @Test
+    void aNaNInOneWeightLeavesTheEmaUnchangedAndNamesTheParameter() throws Exception {
+        try (SmallNet net = new SmallNet(17)) {
+            EmaModel ema = EmaModel.track(net.model.getBlock(), DecaySchedule.constant(0.9));
+            trainOneEpoch(net, ema);
+            double[][] before = new double[4][];
+            for (int i = 0; i < 4; i++) {
+                before[i] = ema.state().shadowValues(i);
+            }
+            NDArray weight = net.model.getBlock().getParameters().get("05Linear_weight").getArray();
+            weight.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().put(5, Float.NaN);
+            assertThatThrownBy(ema::step).isInstanceOf(NonFiniteWeightsException.class)
+                    .hasMessageStartingWith("weight 05Linear_weight[5] is not finite at EMA update 9;");
+            for (int i = 0; i < 4; i++) {
+                double[] after = ema.state().shadowValues(i);
+                for (int k = 0; k < after.length; k++) {
+                    assertThat(after[k]).isCloseTo(before[i][k], within(2.0 * Math.ulp((float) before[i][k])));
+                }
+            }
+            assertThat(ema.state().shadowValues(2)).containsExactly(before[2]);
+        }
+    }
+
+    @Test
+    void withSkippingOnTrainingGoesOnAndTheSkipIsCounted() throws Exception {
+        try (SmallNet net = new SmallNet(19)) {
+            EmaModel ema = EmaModel.builder(DecaySchedule.constant(0.9)).nonFinite(NonFinitePolicy.SKIP)
+                    .track(net.model.getBlock());
+            NDArray bias = net.model.getBlock().getParameters().get("01Conv2d_bias").getArray();
+            FloatBuffer view = bias.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+            float kept = view.get(0);
+            view.put(0, Float.POSITIVE_INFINITY);
+            UpdateResult skipped = ema.step();
+            assertThat(skipped.applied()).isFalse();
+            assertThat(skipped.nonFiniteParameter()).isEqualTo("01Conv2d_bias");
+            view.put(0, kept);
+            trainOneEpoch(net, ema);
+            assertThat(ema.status().skippedUpdates()).isEqualTo(1);
+            assertThat(ema.status().updates()).isEqualTo(8);
+        }
+    }
+
+    @Test
+    void exactlyOneUpdatePerOptimizerStepWhateverTheCalls() throws Exception {
+        try (SmallNet net = new SmallNet(23)) {
+            EmaModel ema = EmaModel.builder(Preset.SHORT.schedule()).optimizerSteps(net.optimizer::steps)
+                    .track(net.model.getBlock());
+            int call = 0;
+            for (Batch batch : net.trainer.iterateDataset(net.train)) {
+                try (batch) {
+                    EasyTrain.trainBatch(net.trainer, batch);
+                    net.trainer.step();
+                    call++;
+                    if (call % 3 == 0) {
+                        continue;              // a missed call: folded into the next update
+                    }
+                    ema.step();
+                    assertThat(ema.step().steps()).isZero();   // a doubled call: ignored
+                }
+            }
+            ema.step();
+            assertThat(net.optimizer.steps()).isEqualTo(8);
+            assertThat(ema.status().updates()).isEqualTo(8);
+        }
+    }
+
+    @Test
+    void updateEveryKCompoundsTheDecayOfKSteps() throws Exception {
+        try (SmallNet net = new SmallNet(29)) {
+            EmaModel ema = EmaModel.builder(DecaySchedule.constant(0.9)).updateEvery(4).track(net.model.getBlock());
+            trainOneEpoch(net, ema);
+            assertThat(ema.status().updates()).isEqualTo(8);
+            assertThat(ema.status().lastDecay()).isCloseTo(0.9 * 0.9 * 0.9 * 0.9, within(1e-12));
+        }
+    }
+
+    @Test
+    void aBlockWithOtherParametersIsRefusedWithTheDifferences() {
+        try (SmallNet net = new SmallNet(31); Model other = Model.newInstance("other")) {
+            EmaModel ema = EmaModel.track(net.model.getBlock(), Preset.SHORT.schedule());
+            Block different = new ai.djl.nn.SequentialBlock()
+                    .add(ai.djl.nn.convolutional.Conv2d.builder().setKernelShape(new ai.djl.ndarray.types.Shape(3, 3))
+                            .setFilters(5).build());
+            other.setBlock(different);
+            different.initialize(other.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, SmallNet.INPUT);
+            assertThatThrownBy(() -> ema.checkMatches(different))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("01Conv2d_weight: EMA holds (4, 1, 3, 3) float32, block has (5, 1, 3, 3)")
+                    .hasMessageContaining("missing 02BatchNorm_gamma");
+            assertThatThrownBy(() -> ema.swapInto(different)).isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void driftAndHorizonAreReadable() throws Exception {
+        try (SmallNet net = new SmallNet(37)) {
+            EmaModel ema = EmaModel.track(net.model.getBlock(), DecaySchedule.constant(0.75));
+            assertThat(ema.drift()).isZero();
+            trainOneEpoch(net, ema);
+            assertThat(ema.drift()).isGreaterThan(0).isLessThan(1);
+            assertThat(ema.status().horizon()).isCloseTo(4, within(1e-9));
+        }
+    }
+}
