@@ -1,0 +1,46 @@
+package ema4j.cli;
+
+import ema4j.cli.data.DataMissingException;
+import ema4j.cli.data.IdxFormatException;
+import java.nio.file.NoSuchFileException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code ema4j} command: subcommands train, schedule and evaluate. */
+@Command(name = "ema4j", mixinStandardHelpOptions = true, version = "ema4j 0.1.0",
+        description = "Exponential moving average of model weights for DJL: train and compare raw vs EMA weights.",
+        subcommands = {TrainCommand.class, ScheduleCommand.class, EvaluateCommand.class})
+public final class Ema4j implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** A command line with ema4j's error handling: bad input gives one line on stderr and exit code 2. */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Ema4j());
+        cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof IllegalArgumentException || e instanceof DataMissingException
+                    || e instanceof IdxFormatException || e instanceof NoSuchFileException) {
+                commandLine.getErr().println("ema4j: " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        cl.setParameterExceptionHandler((e, args) -> {
+            e.getCommandLine().getErr().println("ema4j: " + e.getMessage()
+                    + " (see 'ema4j " + e.getCommandLine().getCommandName() + " --help')");
+            return 2;
+        });
+        return cl;
+    }
+
+    /** Runs the command line and exits with its code. */
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+}

@@ -1,0 +1,94 @@
+package ema4j.cli;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.MalformedModelException;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.Trainer;
+import ai.djl.training.evaluator.Accuracy;
+import ai.djl.training.loss.Loss;
+import ema4j.cli.data.FashionMnistDataset;
+import ema4j.cli.data.Split;
+import ema4j.cli.model.FashionCnn;
+import ema4j.cli.train.TrainingSession;
+import ema4j.djl.Evaluation;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code ema4j evaluate}: the test-set loss and accuracy of a saved run's raw and EMA weights. */
+@Command(name = "evaluate", mixinStandardHelpOptions = true,
+        description = "Evaluate the raw and EMA weights saved by 'train' on the Fashion-MNIST test set.")
+final class EvaluateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "CHECKPOINT", description = "A checkpoint directory written by train (OUT/checkpoint).")
+    Path checkpoint;
+
+    @Option(names = "--test-limit", defaultValue = "0", description = "Use only the first N test images (0: all).")
+    int testLimit;
+
+    @Option(names = "--threads", defaultValue = "2", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
+    int threads;
+
+    @Mixin
+    DataOptions data = new DataOptions();
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isDirectory(checkpoint)) {
+            throw new IllegalArgumentException("CHECKPOINT must be a directory written by train, was " + checkpoint);
+        }
+        if (testLimit < 0) {
+            throw new IllegalArgumentException("--test-limit must be >= 0, was " + testLimit);
+        }
+        Engines.configureThreads(threads);
+        FashionMnistDataset.Builder b = FashionMnistDataset.builder().files(data.files()).split(Split.TEST)
+                .setSampling(500, false);
+        if (testLimit > 0) {
+            b.limit(testLimit);
+        }
+        FashionMnistDataset test = b.build();
+        test.prepare(null);
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("%-8s  %10s  %9s%n", "weights", "test loss", "accuracy");
+        for (String name : new String[] {TrainingSession.RAW_NAME, TrainingSession.EMA_NAME}) {
+            if (!Files.exists(checkpoint.resolve(name + "-0000.params"))) {
+                out.printf("%-8s  %10s  %9s%n", label(name), "-", "-");
+                continue;
+            }
+            try (Model model = Model.newInstance(name, Device.cpu())) {
+                model.setBlock(FashionCnn.block());
+                load(model, name);
+                try (Trainer trainer = model.newTrainer(new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                        .addEvaluator(new Accuracy()).optDevices(new Device[] {Device.cpu()}))) {
+                    Evaluation e = Evaluation.of(trainer, test);
+                    out.printf("%-8s  %10.4f  %8.2f%%%n", label(name), e.loss(), 100 * e.metric("Accuracy"));
+                }
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    private void load(Model model, String name) throws java.io.IOException {
+        try {
+            model.load(checkpoint, name);
+        } catch (MalformedModelException e) {
+            throw new IllegalArgumentException(checkpoint.resolve(name + "-0000.params") + " is not a model of"
+                    + " this CNN: " + e.getMessage(), e);
+        }
+    }
+
+    private static String label(String name) {
+        return name.equals(TrainingSession.RAW_NAME) ? "raw" : "EMA";
+    }
+}

@@ -1,0 +1,77 @@
+package ema4j.cli;
+
+import ema4j.core.schedule.DecaySchedule;
+import ema4j.core.schedule.Preset;
+import ema4j.core.schedule.Warmup;
+import picocli.CommandLine.Option;
+
+/** The options that choose a decay schedule, shared by {@code train} and {@code schedule}. */
+final class ScheduleOptions {
+    @Option(names = "--preset", paramLabel = "NAME",
+            description = "The seed's preset: long (power 2/3, max 0.9999) or short (power 3/4, max 0.999)."
+                    + " Default: short, unless --schedule says otherwise.")
+    String preset;
+
+    @Option(names = "--schedule", paramLabel = "KIND", defaultValue = "warmup",
+            description = "warmup (the seed's), constant, or ramp (min(max, (1+n)/(10+n))). Default: ${DEFAULT-VALUE}.")
+    String kind;
+
+    @Option(names = "--power", paramLabel = "P", description = "Warmup exponent (> 0).")
+    Double power;
+
+    @Option(names = "--inv-gamma", paramLabel = "G", description = "Warmup step scale (> 0). Default 1.")
+    Double invGamma;
+
+    @Option(names = "--min-decay", paramLabel = "D", description = "Lower clamp in [0, 1]. Default 0.")
+    Double minDecay;
+
+    @Option(names = "--max-decay", paramLabel = "D", description = "Upper clamp in [0, 1]; the ramp's ceiling.")
+    Double maxDecay;
+
+    @Option(names = "--update-after-step", paramLabel = "N", description = "Extra copying updates before averaging.")
+    Long updateAfterStep;
+
+    @Option(names = "--decay", paramLabel = "D", description = "The decay of the constant schedule, in [0, 1].")
+    Double decay;
+
+    /** The schedule these options describe; invalid values fail with the core's message. */
+    DecaySchedule schedule() {
+        switch (kind.toLowerCase(java.util.Locale.ROOT)) {
+            case "warmup" -> {
+                Warmup.Builder b = Preset.named(preset == null ? "short" : preset).schedule().toBuilder();
+                if (power != null) {
+                    b.power(power);
+                }
+                if (invGamma != null) {
+                    b.invGamma(invGamma);
+                }
+                if (minDecay != null) {
+                    b.minDecay(minDecay);
+                }
+                if (maxDecay != null) {
+                    b.maxDecay(maxDecay);
+                }
+                if (updateAfterStep != null) {
+                    b.updateAfterStep(updateAfterStep);
+                }
+                return b.build();
+            }
+            case "constant" -> {
+                if (decay == null) {
+                    throw new IllegalArgumentException("--decay must be given for --schedule constant, was missing");
+                }
+                return DecaySchedule.constant(decay);
+            }
+            case "ramp" -> {
+                return DecaySchedule.ramp(maxDecay == null ? 0.9999 : maxDecay);
+            }
+            default -> throw new IllegalArgumentException(
+                    "--schedule must be one of warmup, constant, ramp, was " + kind);
+        }
+    }
+
+    /** A short label for tables and plot titles. */
+    String label() {
+        return preset != null && "warmup".equals(kind) ? "preset " + preset : kind;
+    }
+}

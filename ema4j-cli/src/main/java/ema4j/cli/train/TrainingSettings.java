@@ -1,0 +1,69 @@
+package ema4j.cli.train;
+
+import static ema4j.core.Preconditions.requireArgument;
+
+import ema4j.cli.data.FashionMnistFiles;
+import ema4j.core.schedule.DecaySchedule;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Everything one training run on Fashion-MNIST needs; validated once, here.
+ *
+ * @param files where the data is
+ * @param out the output directory
+ * @param epochs passes over the training set, {@code >= 1}
+ * @param batchSize examples per optimizer step, {@code >= 1}
+ * @param optimizer {@code sgd} (with momentum) or {@code adam}
+ * @param learningRate the base learning rate, {@code > 0}
+ * @param learningRateSchedule {@code constant} or {@code cosine} (decays to 1% of the base over the run)
+ * @param momentum SGD momentum in {@code [0, 1)}
+ * @param seed the random seed of initialization and shuffling
+ * @param threads PyTorch intra-op threads, {@code >= 1}
+ * @param schedule the EMA decay schedule, or null for no EMA
+ * @param scheduleLabel a short name of the schedule for tables
+ * @param evalEvery evaluate every this many steps (and at every epoch's end), {@code >= 1}
+ * @param checkpointEvery save a checkpoint every this many steps, 0 for only at the end
+ * @param trainLimit use only the first N training images, 0 for all
+ * @param testLimit use only the first N test images, 0 for all
+ */
+public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, int batchSize, String optimizer,
+        double learningRate, String learningRateSchedule, double momentum, long seed, int threads,
+        DecaySchedule schedule, String scheduleLabel, int evalEvery, int checkpointEvery, int trainLimit,
+        int testLimit) {
+
+    /** Validates every value, with the option's name in the message. */
+    public TrainingSettings {
+        requireArgument(epochs >= 1, "--epochs", ">= 1", epochs);
+        requireArgument(batchSize >= 1, "--batch-size", ">= 1", batchSize);
+        requireArgument(optimizer.equals("sgd") || optimizer.equals("adam"), "--optimizer", "sgd or adam", optimizer);
+        requireArgument(learningRate > 0 && Double.isFinite(learningRate), "--lr", "> 0", learningRate);
+        requireArgument(learningRateSchedule.equals("constant") || learningRateSchedule.equals("cosine"),
+                "--lr-schedule", "constant or cosine", learningRateSchedule);
+        requireArgument(momentum >= 0 && momentum < 1, "--momentum", "in [0, 1)", momentum);
+        requireArgument(threads >= 1, "--threads", ">= 1", threads);
+        requireArgument(evalEvery >= 1, "--eval-every", ">= 1", evalEvery);
+        requireArgument(checkpointEvery >= 0, "--checkpoint-every", ">= 0", checkpointEvery);
+        requireArgument(trainLimit >= 0, "--train-limit", ">= 0", trainLimit);
+        requireArgument(testLimit >= 0, "--test-limit", ">= 0", testLimit);
+    }
+
+    /** The settings as a map for metrics.json. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("epochs", epochs);
+        m.put("batch_size", batchSize);
+        m.put("optimizer", optimizer);
+        m.put("learning_rate", learningRate);
+        m.put("learning_rate_schedule", learningRateSchedule);
+        m.put("momentum", momentum);
+        m.put("seed", seed);
+        m.put("threads", threads);
+        m.put("ema_schedule", schedule == null ? "none" : schedule.toString());
+        m.put("eval_every", evalEvery);
+        m.put("train_limit", trainLimit);
+        m.put("test_limit", testLimit);
+        return m;
+    }
+}
