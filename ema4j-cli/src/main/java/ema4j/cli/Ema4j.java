@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** The {@code ema4j} command: subcommands train, schedule and evaluate. */
 @Command(name = "ema4j", mixinStandardHelpOptions = true, version = "ema4j 0.1.0",
         description = "Exponential moving average of model weights for DJL: train and compare raw vs EMA weights.",
-        subcommands = {TrainCommand.class, ScheduleCommand.class, EvaluateCommand.class})
+        subcommands = {TrainCommand.class, ScheduleCommand.class, EvaluateCommand.class, CompareCommand.class})
 public final class Ema4j implements Runnable {
 
     @CommandLine.Spec

@@ -91,7 +91,27 @@ public final class Plots {
                 RAW, 2f, SeriesMarkers.CIRCLE);
         add(chart, "EMA weights, test set", Points.of(rows, EvaluationRow::step, EvaluationRow::emaTestLoss),
                 EMA, 2.5f, SeriesMarkers.DIAMOND);
+        double top = lossAxisTop(perStep, rows);
+        if (Double.isFinite(top)) {
+            // the first steps' loss would flatten everything after it: the axis ends just above the typical loss
+            chart.getStyler().setYAxisMin(0.0).setYAxisMax(top);
+        }
         write(BitmapEncoder.getBufferedImage(chart), png);
+    }
+
+    /** 1.3 times the larger of the worst test loss after the first evaluation and the 98th percentile batch loss. */
+    private static double lossAxisTop(List<TrainLossPoint> perStep, List<EvaluationRow> rows) {
+        double[] batch = perStep.stream().skip(perStep.size() / 20).mapToDouble(TrainLossPoint::loss)
+                .filter(Double::isFinite).sorted().toArray();
+        double top = batch.length == 0 ? Double.NaN : batch[(int) Math.floor(0.98 * (batch.length - 1))];
+        for (EvaluationRow row : rows.subList(Math.min(1, rows.size()), rows.size())) {
+            for (double v : new double[] {row.rawTestLoss(), row.emaTestLoss()}) {
+                if (Double.isFinite(v) && !(v <= top)) {
+                    top = v;
+                }
+            }
+        }
+        return 1.3 * top;
     }
 
     /**
