@@ -65,7 +65,13 @@ public final class AtomicFiles {
         forceDirectory(directory);
     }
 
-    private static void forceDirectory(Path directory) throws IOException {
+    /**
+     * Flushes a directory's entries (creations, renames) to disk, where the file system allows it.
+     *
+     * @param directory the directory
+     * @throws IOException when the file system fails
+     */
+    public static void forceDirectory(Path directory) throws IOException {
         // Only POSIX file systems can open a directory to fsync it; elsewhere (Windows) the rename is all we get.
         if (!directory.getFileSystem().supportedFileAttributeViews().contains("posix")) {
             return;

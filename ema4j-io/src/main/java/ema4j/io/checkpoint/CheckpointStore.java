@@ -1,0 +1,216 @@
+package ema4j.io.checkpoint;
+
+import static ema4j.core.Preconditions.requireArgument;
+
+import com.fasterxml.jackson.databind.SerializationFeature;
+import ema4j.io.AtomicFiles;
+import ema4j.io.safetensors.SafetensorsFile;
+import ema4j.io.safetensors.TensorEntry;
+import ema4j.io.safetensors.SafetensorsWriter;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/**
+ * A directory of checkpoints, {@code step-000000001234}, written crash-safely and pruned to the last K.
+ *
+ * <p>A checkpoint is written into a hidden temporary sibling ({@code .tmp-step-...}); every file and the directory
+ * are fsynced, the manifest (with every file's SHA-256) is written last, and the directory is renamed into place
+ * atomically. A process killed at any moment of a save leaves the earlier checkpoints intact; its leftovers are
+ * hidden directories that {@link #latest()} ignores and the next save removes.
+ */
+public final class CheckpointStore {
+    private static final Pattern NAME = Pattern.compile("step-(\\d{12})");
+    private static final String LIBRARY = "ema4j 0.1.0";
+
+    private final Path root;
+    private final int keepLast;
+
+    private CheckpointStore(Path root, int keepLast) {
+        this.root = root;
+        this.keepLast = keepLast;
+    }
+
+    /**
+     * A store in {@code root}, created if missing.
+     *
+     * @param root the directory holding the checkpoints
+     * @param keepLast how many complete checkpoints to keep, {@code >= 1}
+     */
+    public static CheckpointStore at(Path root, int keepLast) throws IOException {
+        requireArgument(keepLast >= 1, "keepLast", ">= 1", keepLast);
+        Files.createDirectories(root);
+        return new CheckpointStore(root, keepLast);
+    }
+
+    /** What goes into one checkpoint: named safetensors files and JSON documents. */
+    public static final class Contents {
+        private final Map<String, SafetensorsWriter> tensors = new LinkedHashMap<>();
+        private final Map<String, Object> json = new LinkedHashMap<>();
+
+        /** Adds a safetensors file, e.g. {@code model.safetensors}. */
+        public Contents tensors(String fileName, SafetensorsWriter writer) {
+            requireArgument(fileName.endsWith(".safetensors"), "fileName", "a name ending in .safetensors", fileName);
+            requireArgument(!tensors.containsKey(fileName) && !json.containsKey(fileName), "fileName", "unique",
+                    fileName);
+            tensors.put(fileName, writer);
+            return this;
+        }
+
+        /** Adds a JSON document (any value Jackson can write), e.g. {@code state.json}. */
+        public Contents json(String fileName, Object value) {
+            requireArgument(fileName.endsWith(".json") && !fileName.equals(Manifest.FILE_NAME), "fileName",
+                    "a name ending in .json other than " + Manifest.FILE_NAME, fileName);
+            requireArgument(!tensors.containsKey(fileName) && !json.containsKey(fileName), "fileName", "unique",
+                    fileName);
+            json.put(fileName, value);
+            return this;
+        }
+    }
+
+    /**
+     * Writes a checkpoint for {@code step} and prunes older ones beyond the last K. Replaces an existing checkpoint
+     * of the same step.
+     *
+     * @return the written checkpoint, verified
+     */
+    public Checkpoint save(long step, Contents contents) throws IOException {
+        requireArgument(step >= 0, "step", ">= 0", step);
+        removeLeftovers();
+        String name = String.format("step-%012d", step);
+        Path temporary = root.resolve(".tmp-" + name + "-"
+                + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
+        Files.createDirectory(temporary);
+        List<Manifest.FileEntry> files = new ArrayList<>();
+        List<Manifest.TensorRecord> tensors = new ArrayList<>();
+        for (Map.Entry<String, SafetensorsWriter> e : contents.tensors.entrySet()) {
+            Path file = temporary.resolve(e.getKey());
+            writeSynced(file, channel -> e.getValue().writeTo(channel));
+            try (SafetensorsFile written = SafetensorsFile.open(file)) {
+                for (TensorEntry t : written.tensors()) {
+                    tensors.add(new Manifest.TensorRecord(e.getKey(), t.name(), t.dtype(),
+                            java.util.Arrays.stream(t.shape()).boxed().toList()));
+                }
+            }
+            files.add(new Manifest.FileEntry(e.getKey(), Files.size(file), Checkpoint.sha256(file)));
+        }
+        for (Map.Entry<String, Object> e : contents.json.entrySet()) {
+            Path file = temporary.resolve(e.getKey());
+            byte[] bytes = Checkpoint.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(e.getValue());
+            writeSynced(file, channel -> channel.write(java.nio.ByteBuffer.wrap(bytes)));
+            files.add(new Manifest.FileEntry(e.getKey(), bytes.length, Checkpoint.sha256(file)));
+        }
+        Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, LIBRARY, step, Instant.now().toString(), files,
+                tensors);
+        byte[] manifestBytes = Checkpoint.JSON.copy().enable(SerializationFeature.INDENT_OUTPUT)
+                .writeValueAsBytes(manifest);
+        writeSynced(temporary.resolve(Manifest.FILE_NAME), channel -> channel.write(
+                java.nio.ByteBuffer.wrap(manifestBytes)));
+        AtomicFiles.forceDirectory(temporary);
+        Path target = root.resolve(name);
+        if (Files.exists(target)) {
+            Path trash = root.resolve(".old-" + name + "-" + Long.toUnsignedString(System.nanoTime(), 36));
+            Files.move(target, trash, StandardCopyOption.ATOMIC_MOVE);
+            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(trash);
+        } else {
+            Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+        }
+        AtomicFiles.forceDirectory(root);
+        prune();
+        return Checkpoint.open(target);
+    }
+
+    /** The complete checkpoints, newest first; damaged ones are skipped. */
+    public List<Checkpoint> list() throws IOException {
+        List<Checkpoint> found = new ArrayList<>();
+        for (Path dir : stepDirectories()) {
+            try {
+                found.add(Checkpoint.open(dir));
+            } catch (CheckpointFormatException damaged) {
+                // a damaged or foreign directory is no checkpoint to resume from; list() reports only sound ones
+            }
+        }
+        return found;
+    }
+
+    /** The newest complete checkpoint, if any. */
+    public Optional<Checkpoint> latest() throws IOException {
+        for (Path dir : stepDirectories()) {
+            try {
+                return Optional.of(Checkpoint.open(dir));
+            } catch (CheckpointFormatException damaged) {
+                // fall back to the one before: an interrupted save never damages a complete one, but a disk might
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The store's directory. */
+    public Path root() {
+        return root;
+    }
+
+    private List<Path> stepDirectories() throws IOException {
+        try (Stream<Path> entries = Files.list(root)) {
+            return entries.filter(p -> NAME.matcher(p.getFileName().toString()).matches() && Files.isDirectory(p))
+                    .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed())
+                    .toList();
+        }
+    }
+
+    private void prune() throws IOException {
+        List<Path> dirs = stepDirectories();
+        for (Path old : dirs.subList(Math.min(keepLast, dirs.size()), dirs.size())) {
+            Path trash = root.resolve(".old-" + old.getFileName() + "-" + Long.toUnsignedString(System.nanoTime(), 36));
+            Files.move(old, trash, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(trash);
+        }
+    }
+
+    private void removeLeftovers() throws IOException {
+        try (Stream<Path> entries = Files.list(root)) {
+            for (Path p : entries.toList()) {
+                String n = p.getFileName().toString();
+                if ((n.startsWith(".tmp-step-") || n.startsWith(".old-step-")) && Files.isDirectory(p)) {
+                    deleteTree(p);
+                }
+            }
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private static void writeSynced(Path file, AtomicFiles.Content content) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            content.writeTo(channel);
+            channel.force(true);
+        }
+    }
+
+    /** The step encoded in a checkpoint directory's name, or -1. */
+    public static long stepOf(Path directory) {
+        Matcher m = NAME.matcher(directory.getFileName().toString());
+        return m.matches() ? Long.parseLong(m.group(1)) : -1;
+    }
+}
