@@ -30,7 +30,7 @@ final class EvaluateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "CHECKPOINT", description = "A checkpoint directory written by train (OUT/checkpoint).")
+    @Parameters(paramLabel = "MODELS", description = "A models directory written by train (OUT/models).")
     Path checkpoint;
 
     @Option(names = "--test-limit", defaultValue = "0", description = "Use only the first N test images (0: all).")
@@ -45,7 +45,7 @@ final class EvaluateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (!Files.isDirectory(checkpoint)) {
-            throw new IllegalArgumentException("CHECKPOINT must be a directory written by train, was " + checkpoint);
+            throw new IllegalArgumentException("MODELS must be a directory written by train (OUT/models), was " + checkpoint);
         }
         if (testLimit < 0) {
             throw new IllegalArgumentException("--test-limit must be >= 0, was " + testLimit);

@@ -68,8 +68,16 @@ final class TrainCommand implements Callable<Integer> {
     int evalEvery;
 
     @Option(names = "--checkpoint-every", defaultValue = "0",
-            description = "Save a checkpoint every N steps; 0 saves only at the end. Default: ${DEFAULT-VALUE}.")
+            description = "Save a checkpoint (OUT/checkpoints) every N steps; 0 saves only at the end."
+                    + " Default: ${DEFAULT-VALUE}.")
     int checkpointEvery;
+
+    @Option(names = "--keep-last", defaultValue = "3", description = "Complete checkpoints to keep. Default: ${DEFAULT-VALUE}.")
+    int keepLast;
+
+    @Option(names = "--resume", paramLabel = "latest|DIR",
+            description = "Resume from the newest complete checkpoint in OUT/checkpoints (latest) or from DIR.")
+    String resume;
 
     @Option(names = "--train-limit", defaultValue = "0", description = "Use only the first N training images (0: all).")
     int trainLimit;
@@ -89,7 +97,7 @@ final class TrainCommand implements Callable<Integer> {
         double lr = learningRate != null ? learningRate : "adam".equals(optimizer) ? 0.001 : 0.05;
         TrainingSettings settings = new TrainingSettings(data.files(), out, epochs, batchSize, optimizer, lr,
                 learningRateSchedule, momentum, seed, threads, ema, noEma ? "none" : schedule.label(), evalEvery,
-                checkpointEvery, trainLimit, testLimit);
+                checkpointEvery, trainLimit, testLimit, keepLast, resume);
         Engines.configureThreads(threads);
         Files.createDirectories(out);
         PrintWriter stdout = spec.commandLine().getOut();
@@ -121,7 +129,7 @@ final class TrainCommand implements Callable<Integer> {
         } else {
             stdout.println(summary.render());
             stdout.printf("EMA updates took %.2f s in all. Wrote %s: metrics.csv, metrics.json, loss.png, accuracy.png%s,"
-                    + " checkpoint/%n", session.emaSeconds(), out, ema == null ? "" : ", decay.png");
+                    + " checkpoints/, models/%n", session.emaSeconds(), out, ema == null ? "" : ", decay.png");
         }
         stdout.flush();
         return 0;

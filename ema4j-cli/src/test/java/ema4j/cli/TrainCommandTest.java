@@ -25,7 +25,7 @@ class TrainCommandTest {
         assertThat(run.exitCode()).as(run.err()).isZero();
         assertThat(run.out()).contains("EMA").contains("raw");
         for (String file : List.of("metrics.csv", "metrics.json", "loss.png", "accuracy.png", "decay.png",
-                "checkpoint/fmnist-raw-0000.params", "checkpoint/fmnist-ema-0000.params")) {
+                "models/fmnist-raw-0000.params", "models/fmnist-ema-0000.params")) {
             assertThat(out.resolve(file)).isRegularFile();
             assertThat(Files.size(out.resolve(file))).isPositive();
         }
@@ -41,7 +41,7 @@ class TrainCommandTest {
         assertThat(last.emaTestAccuracy()).isGreaterThan(0.5);
         assertThat(rows.stream().anyMatch(r -> r.emaTestLoss() != r.rawTestLoss())).isTrue();
 
-        CliRun evaluate = CliRun.of("evaluate", out.resolve("checkpoint").toString(), "--data",
+        CliRun evaluate = CliRun.of("evaluate", out.resolve("models").toString(), "--data",
                 CliRun.SUBSET.toString(), "--test-limit", "500");
         assertThat(evaluate.exitCode()).as(evaluate.err()).isZero();
         assertThat(evaluate.out()).contains(String.format("%.2f%%", 100 * last.rawTestAccuracy()))

@@ -241,6 +241,44 @@ public final class EmaModel {
         }
     }
 
+    /**
+     * Writes the EMA model's value of parameter {@code name} into {@code target} in the parameter's live format and
+     * the target's byte order: the shadow for an averaged parameter, the live value for a copied one.
+     *
+     * @throws IllegalArgumentException when the block has no such parameter or the target is too small
+     */
+    public void readEmaWeight(String name, ByteBuffer target) {
+        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
+        int averagedIndex = 0;
+        for (Tracked t : tracked) {
+            if (t.name.equals(name)) {
+                if (t.rule == ParameterRule.AVERAGE) {
+                    state.writeShadow(averagedIndex, target);
+                } else {
+                    ByteBuffer live = t.parameter.getArray().toByteBuffer(false).order(ByteOrder.nativeOrder());
+                    requireArgument(target.remaining() >= live.remaining(), "target of " + name,
+                            "at least " + live.remaining() + " bytes", target.remaining());
+                    if (target.order() == live.order()) {
+                        target.duplicate().put(live);
+                    } else {
+                        java.nio.ByteBuffer swapped = target.duplicate();
+                        int width = t.parameter.getArray().getDataType().getNumOfBytes();
+                        for (int i = 0; i < live.remaining(); i += width) {
+                            for (int b = width - 1; b >= 0; b--) {
+                                swapped.put(live.get(i + b));
+                            }
+                        }
+                    }
+                }
+                return;
+            }
+            if (t.rule == ParameterRule.AVERAGE) {
+                averagedIndex++;
+            }
+        }
+        throw new IllegalArgumentException("name must be a parameter of the tracked block, was " + name);
+    }
+
     /** Every parameter of the tracked block with its rule and the reason, in the block's order. */
     public List<ParameterReport> parameters() {
         List<ParameterReport> reports = new ArrayList<>(tracked.size());
@@ -368,6 +406,36 @@ public final class EmaModel {
          * @param block an initialized block
          */
         public EmaModel track(Block block) {
+            Plan plan = plan(block);
+            EmaState state = EmaState.start(schedule, plan.specs, nonFinite, plan.live);
+            plan.live.discardCopies();
+            return new EmaModel(this, block, plan.tracked, state, plan.live);
+        }
+
+        /**
+         * Resumes an EMA of {@code block} from saved shadows, e.g. a checkpoint's: the rules are decided as by
+         * {@link #track}, and every averaged parameter's shadow is read from {@code shadows}.
+         *
+         * @param block an initialized block, holding the live weights to resume training from
+         * @param shadows the saved shadow of a parameter by name, in its live format, little-endian
+         * @param updates optimizer steps averaged in before the save
+         * @param skippedUpdates updates skipped for non-finite weights before the save
+         * @throws IllegalArgumentException when a shadow is missing or of the wrong size
+         */
+        public EmaModel resume(Block block, java.util.function.Function<String, ByteBuffer> shadows, long updates,
+                long skippedUpdates) {
+            Plan plan = plan(block);
+            EmaState state = EmaState.restore(schedule, plan.specs, nonFinite, i -> {
+                ByteBuffer b = shadows.apply(plan.specs.get(i).name());
+                requireArgument(b != null, "saved shadow of " + plan.specs.get(i).name(), "present", "missing");
+                return b;
+            }, updates, skippedUpdates);
+            return new EmaModel(this, block, plan.tracked, state, plan.live);
+        }
+
+        private record Plan(List<Tracked> tracked, List<TensorSpec> specs, LiveTensors live) {}
+
+        private Plan plan(Block block) {
             requireArgument(block != null, "block", "non-null", null);
             requireState(block.isInitialized(), "the block must be initialized before tracking it"
                     + " (call trainer.initialize(shape) or block.initialize(...) first)");
@@ -396,9 +464,7 @@ public final class EmaModel {
             if (!live.allZeroCopy()) {
                 LOG.info("some parameters are not contiguous CPU tensors; their EMA updates copy the values");
             }
-            EmaState state = EmaState.start(schedule, specs, nonFinite, live);
-            live.discardCopies();
-            return new EmaModel(this, block, List.copyOf(tracked), state, live);
+            return new Plan(List.copyOf(tracked), specs, live);
         }
 
         private static void collectOwners(Block block, Map<Parameter, Block> owners) {

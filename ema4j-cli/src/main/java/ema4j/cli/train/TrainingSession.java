@@ -12,7 +12,6 @@ import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.evaluator.Accuracy;
 import ai.djl.training.loss.Loss;
-import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.TranslateException;
 import ema4j.cli.data.FashionMnistDataset;
@@ -22,7 +21,16 @@ import ema4j.cli.report.EvaluationRow;
 import ema4j.cli.report.TrainLossPoint;
 import ema4j.djl.EmaModel;
 import ema4j.djl.Evaluation;
-import ema4j.djl.StepCountingOptimizer;
+import ema4j.djl.checkpoint.TrainingCheckpoint;
+import ema4j.djl.optim.CheckpointableAdam;
+import ema4j.djl.optim.CheckpointableOptimizer;
+import ema4j.djl.optim.CheckpointableSgd;
+import ema4j.io.checkpoint.Checkpoint;
+import ema4j.io.checkpoint.CheckpointStore;
+import ema4j.io.checkpoint.ScheduleCodec;
+import com.fasterxml.jackson.databind.JsonNode;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,9 +42,13 @@ import java.util.List;
  * test set evaluated on raw and EMA weights every {@code evalEvery} steps and at the end of every epoch.
  */
 public final class TrainingSession {
-    /** File name stem of the raw weights in the checkpoint directory. */
+    /** Directory under the output directory holding the checkpoints. */
+    public static final String CHECKPOINTS = "checkpoints";
+    /** Directory under the output directory holding both models in DJL's own format. */
+    public static final String MODELS = "models";
+    /** File name stem of the raw weights in the models directory. */
     public static final String RAW_NAME = "fmnist-raw";
-    /** File name stem of the EMA weights in the checkpoint directory. */
+    /** File name stem of the EMA weights in the models directory. */
     public static final String EMA_NAME = "fmnist-ema";
     private static final int EVAL_BATCH = 500;
 
@@ -60,56 +72,171 @@ public final class TrainingSession {
         return s.epochs() * ((trainSize + s.batchSize() - 1) / s.batchSize());
     }
 
-    /** Loads the data, trains, evaluates and saves both models under {@code out/checkpoint}. */
+    /**
+     * Loads the data, trains (from a checkpoint when resuming), evaluates, checkpoints, and saves both models
+     * under {@code out/models}.
+     */
     public void run() throws IOException, TranslateException {
         Engine.getInstance().setRandomSeed((int) settings.seed());
-        FashionMnistDataset train = dataset(Split.TRAIN, settings.trainLimit(), settings.batchSize(), true);
-        FashionMnistDataset test = dataset(Split.TEST, settings.testLimit(), EVAL_BATCH, false);
+        EpochSampler sampler = new EpochSampler(settings.batchSize(), settings.seed());
+        FashionMnistDataset train = dataset(Split.TRAIN, settings.trainLimit(), sampler);
+        FashionMnistDataset test = dataset(Split.TEST, settings.testLimit(), null);
         long stepsPerEpoch = (train.size() + settings.batchSize() - 1) / settings.batchSize();
         long totalSteps = stepsPerEpoch * settings.epochs();
-        StepCountingOptimizer optimizer = StepCountingOptimizer.wrap(optimizer(totalSteps));
+        CheckpointableOptimizer optimizer = optimizer(totalSteps);
+        CheckpointStore store = CheckpointStore.at(settings.out().resolve(CHECKPOINTS), settings.keepLast());
         try (Model model = Model.newInstance("fmnist", Device.cpu())) {
             model.setBlock(FashionCnn.block());
             DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                     .optOptimizer(optimizer).addEvaluator(new Accuracy()).optDevices(new Device[] {Device.cpu()});
             try (Trainer trainer = model.newTrainer(config)) {
                 trainer.initialize(new Shape(settings.batchSize(), 1, 28, 28));
-                EmaModel ema = settings.schedule() == null ? null
-                        : EmaModel.builder(settings.schedule()).optimizerSteps(optimizer::steps)
-                                .track(model.getBlock());
+                optimizer.bind(model.getBlock());
+                EmaModel.Builder emaBuilder = settings.schedule() == null ? null
+                        : EmaModel.builder(settings.schedule()).optimizerSteps(optimizer::steps);
+                Position at = new Position();
+                EmaModel ema;
+                Checkpoint resumed = resumeFrom(store);
+                if (resumed != null) {
+                    TrainingCheckpoint.restoreModelAndOptimizer(resumed, model.getBlock(), optimizer);
+                    ema = emaBuilder == null ? null
+                            : TrainingCheckpoint.resumeEma(resumed, emaBuilder, model.getBlock());
+                    at = restorePosition(resumed);
+                    progress.line("resumed from " + resumed.directory() + " at step " + at.step);
+                } else {
+                    ema = emaBuilder == null ? null : emaBuilder.track(model.getBlock());
+                }
+                sampler.resumeAt(at.epoch - 1, (int) at.batchInEpoch);
                 long start = System.nanoTime();
-                long step = 0;
-                long examples = 0;
-                double lossSum = 0;
-                int lossCount = 0;
-                for (int epoch = 1; epoch <= settings.epochs(); epoch++) {
+                for (; at.epoch <= settings.epochs(); at.epoch++, at.batchInEpoch = 0) {
                     for (Batch batch : trainer.iterateDataset(train)) {
                         double loss;
                         try (batch) {
                             loss = trainStep(trainer, batch);
-                            examples += batch.getSize();
+                            at.examples += batch.getSize();
                         }
                         if (ema != null) {
                             long t0 = System.nanoTime();
                             ema.step();
                             emaSeconds += (System.nanoTime() - t0) / 1e9;
                         }
-                        step++;
-                        trainLoss.add(new TrainLossPoint(step, loss));
-                        lossSum += loss;
-                        lossCount++;
-                        progress.step(step, epoch, settings.epochs(), loss, examples);
-                        boolean epochEnd = step % stepsPerEpoch == 0;
-                        if (step % settings.evalEvery() == 0 || epochEnd) {
-                            evaluate(trainer, ema, test, step, epoch, lossSum / lossCount, start);
-                            lossSum = 0;
-                            lossCount = 0;
+                        at.step++;
+                        at.batchInEpoch++;
+                        trainLoss.add(new TrainLossPoint(at.step, loss));
+                        at.lossSum += loss;
+                        at.lossCount++;
+                        progress.step(at.step, at.epoch, settings.epochs(), loss, at.examples);
+                        if (at.step % settings.evalEvery() == 0 || at.batchInEpoch == stepsPerEpoch) {
+                            evaluate(trainer, ema, test, at.step, at.epoch, at.lossSum / at.lossCount, start);
+                            at.lossSum = 0;
+                            at.lossCount = 0;
+                        }
+                        boolean last = at.step == totalSteps;
+                        if (last || (settings.checkpointEvery() > 0 && at.step % settings.checkpointEvery() == 0)) {
+                            Position next = at.copy();
+                            if (next.batchInEpoch == stepsPerEpoch) {
+                                next.epoch++;
+                                next.batchInEpoch = 0;
+                            }
+                            store.save(at.step, TrainingCheckpoint.contents(model.getBlock(), ema, optimizer,
+                                    next.toMap(rows, trainLoss)));
                         }
                     }
                 }
                 progress.finish();
                 save(model, ema);
             }
+        }
+    }
+
+    private Checkpoint resumeFrom(CheckpointStore store) throws IOException {
+        String resume = settings.resume();
+        if (resume == null) {
+            return null;
+        }
+        Checkpoint checkpoint = resume.equals("latest")
+                ? store.latest().orElseThrow(() -> new IllegalArgumentException("--resume latest must find a"
+                        + " complete checkpoint in " + store.root() + ", was none there"))
+                : Checkpoint.open(java.nio.file.Path.of(resume));
+        JsonNode saved = TrainingCheckpoint.savedSchedule(checkpoint);
+        Map<String, Object> given = settings.schedule() == null ? null : ScheduleCodec.toMap(settings.schedule());
+        boolean same = saved == null ? given == null
+                : given != null && ScheduleCodec.fromJson(saved).equals(settings.schedule());
+        if (!same) {
+            throw new IllegalArgumentException("the EMA schedule must be the checkpoint's to resume, was " + given
+                    + " (the checkpoint has " + saved + ")");
+        }
+        return checkpoint;
+    }
+
+    private Position restorePosition(Checkpoint checkpoint) throws IOException {
+        JsonNode t = TrainingCheckpoint.training(checkpoint);
+        Position p = new Position();
+        p.step = t.path("step").asLong();
+        p.epoch = t.path("epoch").asInt();
+        p.batchInEpoch = t.path("batchInEpoch").asLong();
+        p.examples = t.path("examples").asLong();
+        p.lossSum = t.path("lossSum").asDouble();
+        p.lossCount = t.path("lossCount").asInt();
+        for (JsonNode r : t.path("rows")) {
+            rows.add(new EvaluationRow(r.get(0).asLong(), r.get(1).asInt(), r.get(2).asDouble(), r.get(3).asDouble(),
+                    r.get(4).asDouble(), number(r.get(5)), number(r.get(6)), number(r.get(7)), r.get(8).asDouble()));
+        }
+        JsonNode losses = t.path("trainLoss");
+        for (int i = 0; i < losses.size(); i++) {
+            trainLoss.add(new TrainLossPoint(i + 1, losses.get(i).asDouble()));
+        }
+        if (p.epoch < 1 || p.step < 0) {
+            throw new IllegalArgumentException("checkpoint " + checkpoint.directory() + " has no training position");
+        }
+        return p;
+    }
+
+    private static double number(JsonNode n) {
+        return n == null || n.isNull() ? Double.NaN : n.asDouble();
+    }
+
+    /** Where training stands: the counters a checkpoint saves to resume exactly. */
+    private static final class Position {
+        long step;
+        int epoch = 1;
+        long batchInEpoch;
+        long examples;
+        double lossSum;
+        int lossCount;
+
+        Position copy() {
+            Position p = new Position();
+            p.step = step;
+            p.epoch = epoch;
+            p.batchInEpoch = batchInEpoch;
+            p.examples = examples;
+            p.lossSum = lossSum;
+            p.lossCount = lossCount;
+            return p;
+        }
+
+        Map<String, Object> toMap(List<EvaluationRow> rows, List<TrainLossPoint> trainLoss) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("step", step);
+            m.put("epoch", epoch);
+            m.put("batchInEpoch", batchInEpoch);
+            m.put("examples", examples);
+            m.put("lossSum", lossSum);
+            m.put("lossCount", lossCount);
+            List<List<Object>> r = new ArrayList<>();
+            for (EvaluationRow row : rows) {
+                r.add(java.util.Arrays.asList(row.step(), row.epoch(), row.trainLoss(), row.rawTestLoss(),
+                        row.rawTestAccuracy(), finite(row.emaTestLoss()), finite(row.emaTestAccuracy()),
+                        finite(row.decay()), row.elapsedSeconds()));
+            }
+            m.put("rows", r);
+            m.put("trainLoss", trainLoss.stream().map(TrainLossPoint::loss).toList());
+            return m;
+        }
+
+        private static Double finite(double v) {
+            return Double.isFinite(v) ? v : null;
         }
     }
 
@@ -146,7 +273,7 @@ public final class TrainingSession {
     }
 
     private void save(Model model, EmaModel ema) throws IOException {
-        Path dir = settings.out().resolve("checkpoint");
+        Path dir = settings.out().resolve(MODELS);
         Files.createDirectories(dir);
         model.save(dir, RAW_NAME);
         if (ema != null) {
@@ -156,19 +283,24 @@ public final class TrainingSession {
         }
     }
 
-    private Optimizer optimizer(long totalSteps) {
+    private CheckpointableOptimizer optimizer(long totalSteps) {
         float lr = (float) settings.learningRate();
         Tracker tracker = settings.learningRateSchedule().equals("cosine")
                 ? Tracker.cosine().setBaseValue(lr).optFinalValue(lr / 100).setMaxUpdates((int) totalSteps).build()
                 : Tracker.fixed(lr);
         return settings.optimizer().equals("adam")
-                ? Optimizer.adam().optLearningRateTracker(tracker).build()
-                : Optimizer.sgd().setLearningRateTracker(tracker).optMomentum((float) settings.momentum()).build();
+                ? CheckpointableAdam.builder().optLearningRateTracker(tracker).build()
+                : CheckpointableSgd.builder().setLearningRateTracker(tracker).optMomentum((float) settings.momentum())
+                        .build();
     }
 
-    private FashionMnistDataset dataset(Split split, int limit, int batch, boolean shuffle) throws IOException {
-        FashionMnistDataset.Builder b = FashionMnistDataset.builder().files(settings.files()).split(split)
-                .setSampling(batch, shuffle);
+    private FashionMnistDataset dataset(Split split, int limit, EpochSampler sampler) throws IOException {
+        FashionMnistDataset.Builder b = FashionMnistDataset.builder().files(settings.files()).split(split);
+        if (sampler != null) {
+            b.setSampling(sampler);
+        } else {
+            b.setSampling(EVAL_BATCH, false);
+        }
         if (limit > 0) {
             b.limit(limit);
         }

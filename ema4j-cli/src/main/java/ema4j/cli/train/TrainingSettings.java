@@ -27,11 +27,13 @@ import java.util.Map;
  * @param checkpointEvery save a checkpoint every this many steps, 0 for only at the end
  * @param trainLimit use only the first N training images, 0 for all
  * @param testLimit use only the first N test images, 0 for all
+ * @param keepLast complete checkpoints to keep, {@code >= 1}
+ * @param resume {@code latest}, a checkpoint directory, or null to start afresh
  */
 public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, int batchSize, String optimizer,
         double learningRate, String learningRateSchedule, double momentum, long seed, int threads,
         DecaySchedule schedule, String scheduleLabel, int evalEvery, int checkpointEvery, int trainLimit,
-        int testLimit) {
+        int testLimit, int keepLast, String resume) {
 
     /** Validates every value, with the option's name in the message. */
     public TrainingSettings {
@@ -47,6 +49,7 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
         requireArgument(checkpointEvery >= 0, "--checkpoint-every", ">= 0", checkpointEvery);
         requireArgument(trainLimit >= 0, "--train-limit", ">= 0", trainLimit);
         requireArgument(testLimit >= 0, "--test-limit", ">= 0", testLimit);
+        requireArgument(keepLast >= 1, "--keep-last", ">= 1", keepLast);
     }
 
     /** The settings as a map for metrics.json. */

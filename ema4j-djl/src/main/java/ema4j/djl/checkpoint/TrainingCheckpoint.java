@@ -1,0 +1,221 @@
+package ema4j.djl.checkpoint;
+
+import static ema4j.core.Preconditions.requireArgument;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
+import com.fasterxml.jackson.databind.JsonNode;
+import ema4j.core.NonFinitePolicy;
+import ema4j.djl.EmaModel;
+import ema4j.djl.optim.CheckpointableOptimizer;
+import ema4j.io.checkpoint.Checkpoint;
+import ema4j.io.checkpoint.CheckpointFormatException;
+import ema4j.io.checkpoint.CheckpointStore;
+import ema4j.io.checkpoint.ScheduleCodec;
+import ema4j.io.safetensors.SafetensorsFile;
+import ema4j.io.safetensors.SafetensorsWriter;
+import ema4j.io.safetensors.TensorEntry;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * What a DJL training run puts in a checkpoint and takes back from it, so that training resumes exactly.
+ *
+ * <p>Files: {@code model.safetensors} (every live parameter, BatchNorm statistics included), {@code ema.safetensors}
+ * (the complete EMA model: shadows of averaged parameters, live values of copied ones), {@code optimizer.safetensors}
+ * (every optimizer slot, named {@code <parameter>/<slot>}) and {@code state.json} (EMA schedule and counters,
+ * optimizer update counts, and the caller's training counters).
+ */
+public final class TrainingCheckpoint {
+    /** Live weights. */
+    public static final String MODEL = "model.safetensors";
+    /** EMA weights. */
+    public static final String EMA = "ema.safetensors";
+    /** Optimizer slots. */
+    public static final String OPTIMIZER = "optimizer.safetensors";
+    /** Counters and configuration. */
+    public static final String STATE = "state.json";
+
+    private TrainingCheckpoint() {}
+
+    /**
+     * The contents of a checkpoint of this moment of training.
+     *
+     * @param block the trained block
+     * @param ema its EMA, or null when training without one
+     * @param optimizer the optimizer, bound to {@code block}
+     * @param training the caller's counters (epoch, step, data order), any JSON-ready map
+     */
+    public static CheckpointStore.Contents contents(Block block, EmaModel ema, CheckpointableOptimizer optimizer,
+            Map<String, ?> training) {
+        SafetensorsWriter model = SafetensorsWriter.create().metadata("format", "pt");
+        SafetensorsWriter averaged = SafetensorsWriter.create().metadata("format", "pt");
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            NDArray array = p.getValue().getArray();
+            String dtype = dtype(p.getKey(), array.getDataType());
+            long[] shape = array.getShape().getShape();
+            model.tensor(p.getKey(), dtype, shape, littleEndian(array));
+            if (ema != null) {
+                ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(array.size()
+                        * array.getDataType().getNumOfBytes())).order(ByteOrder.LITTLE_ENDIAN);
+                ema.readEmaWeight(p.getKey(), values);
+                averaged.tensor(p.getKey(), dtype, shape, values);
+            }
+        }
+        SafetensorsWriter slots = SafetensorsWriter.create();
+        for (Map.Entry<String, NDArray> slot : optimizer.slots().entrySet()) {
+            NDArray array = slot.getValue();
+            slots.tensor(slot.getKey(), dtype(slot.getKey(), array.getDataType()), array.getShape().getShape(),
+                    littleEndian(array));
+        }
+        Map<String, Object> state = new LinkedHashMap<>();
+        if (ema != null) {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("schedule", ScheduleCodec.toMap(ema.state().schedule()));
+            e.put("updates", ema.state().updates());
+            e.put("skippedUpdates", ema.state().skippedUpdates());
+            e.put("lastDecay", ema.state().updates() == 0 ? null : ema.state().lastDecay());
+            e.put("nonFinite", ema.state().nonFinitePolicy().name());
+            e.put("averaged", ema.state().names());
+            state.put("ema", e);
+        }
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("type", optimizer.getClass().getSimpleName());
+        o.put("description", optimizer.toString());
+        o.put("updateCounts", optimizer.updateCounts());
+        state.put("optimizer", o);
+        state.put("training", training);
+        CheckpointStore.Contents contents = new CheckpointStore.Contents().tensors(MODEL, model);
+        if (ema != null) {
+            contents.tensors(EMA, averaged);
+        }
+        return contents.tensors(OPTIMIZER, slots).json(STATE, state);
+    }
+
+    /**
+     * Puts the checkpoint's live weights into {@code block} (writing into the arrays the trainer holds) and restores
+     * the optimizer's update counts and slots.
+     *
+     * @param checkpoint a verified checkpoint
+     * @param block an initialized block of the same architecture
+     * @param optimizer the optimizer, bound to {@code block}
+     * @throws CheckpointFormatException when names, shapes or dtypes do not match the block
+     */
+    public static void restoreModelAndOptimizer(Checkpoint checkpoint, Block block, CheckpointableOptimizer optimizer)
+            throws IOException {
+        try (SafetensorsFile model = checkpoint.tensors(MODEL)) {
+            Map<String, Parameter> parameters = new LinkedHashMap<>();
+            for (Pair<String, Parameter> p : block.getParameters()) {
+                parameters.put(p.getKey(), p.getValue());
+            }
+            for (TensorEntry entry : model.tensors()) {
+                if (!parameters.containsKey(entry.name())) {
+                    throw new CheckpointFormatException(checkpoint.directory(), MODEL + " has tensor "
+                            + entry.name() + " that the block lacks");
+                }
+            }
+            for (Map.Entry<String, Parameter> p : parameters.entrySet()) {
+                NDArray array = p.getValue().getArray();
+                TensorEntry entry = model.find(p.getKey()).orElseThrow(() -> new CheckpointFormatException(
+                        checkpoint.directory(), MODEL + " lacks parameter " + p.getKey()));
+                requireMatch(checkpoint, MODEL, entry, array);
+                ByteBuffer values = model.read(p.getKey());
+                try (NDArray loaded = array.getManager().create(values.order(ByteOrder.LITTLE_ENDIAN),
+                        array.getShape(), array.getDataType())) {
+                    array.set(new NDIndex("..."), loaded);
+                }
+            }
+        }
+        JsonNode counts = checkpoint.json(STATE).path("optimizer").path("updateCounts");
+        Map<String, Long> updateCounts = new HashMap<>();
+        counts.fields().forEachRemaining(e -> updateCounts.put(e.getKey(), e.getValue().asLong()));
+        Map<String, ByteBuffer> slots = new HashMap<>();
+        try (SafetensorsFile file = checkpoint.tensors(OPTIMIZER)) {
+            for (TensorEntry entry : file.tensors()) {
+                slots.put(entry.name(), file.read(entry.name()).order(ByteOrder.LITTLE_ENDIAN));
+            }
+        }
+        optimizer.restore(updateCounts, slots);
+    }
+
+    /**
+     * Resumes the checkpoint's EMA over {@code block} with the saved schedule and counters.
+     *
+     * @param builder the EMA's options (its schedule must equal the saved one)
+     * @return the resumed EMA, or null when the checkpoint has none
+     */
+    public static EmaModel resumeEma(Checkpoint checkpoint, EmaModel.Builder builder, Block block)
+            throws IOException {
+        if (!checkpoint.has(EMA)) {
+            return null;
+        }
+        JsonNode ema = checkpoint.json(STATE).path("ema");
+        try (SafetensorsFile file = checkpoint.tensors(EMA)) {
+            return builder.resume(block, name -> {
+                try {
+                    return file.find(name).isPresent() ? file.read(name).order(ByteOrder.LITTLE_ENDIAN) : null;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, ema.path("updates").asLong(), ema.path("skippedUpdates").asLong());
+        }
+    }
+
+    /** The saved EMA schedule's hyper-parameters, or null without an EMA. */
+    public static JsonNode savedSchedule(Checkpoint checkpoint) throws IOException {
+        JsonNode ema = checkpoint.json(STATE).get("ema");
+        return ema == null ? null : ema.get("schedule");
+    }
+
+    /** The caller's training counters as saved. */
+    public static JsonNode training(Checkpoint checkpoint) throws IOException {
+        return checkpoint.json(STATE).path("training");
+    }
+
+    /** The non-finite policy the EMA was saved with. */
+    public static NonFinitePolicy savedNonFinitePolicy(Checkpoint checkpoint) throws IOException {
+        return NonFinitePolicy.valueOf(checkpoint.json(STATE).path("ema").path("nonFinite").asText("FAIL"));
+    }
+
+    private static void requireMatch(Checkpoint checkpoint, String file, TensorEntry entry, NDArray array) {
+        long[] shape = array.getShape().getShape();
+        if (!java.util.Arrays.equals(shape, entry.shape())
+                || !entry.dtype().equals(dtype(entry.name(), array.getDataType()))) {
+            throw new CheckpointFormatException(checkpoint.directory(), file + ": " + entry.name() + " is "
+                    + entry.dtype() + " " + java.util.Arrays.toString(entry.shape()) + ", the block has "
+                    + dtype(entry.name(), array.getDataType()) + " " + java.util.Arrays.toString(shape));
+        }
+    }
+
+    /** The safetensors dtype of a DJL data type. */
+    public static String dtype(String name, DataType type) {
+        return switch (type) {
+            case FLOAT32 -> "F32";
+            case FLOAT64 -> "F64";
+            case FLOAT16 -> "F16";
+            case BFLOAT16 -> "BF16";
+            case INT64 -> "I64";
+            case INT32 -> "I32";
+            case INT8 -> "I8";
+            case UINT8 -> "U8";
+            case BOOLEAN -> "BOOL";
+            default -> throw new IllegalArgumentException("dtype of " + name + " must have a safetensors"
+                    + " equivalent, was " + type);
+        };
+    }
+
+    private static ByteBuffer littleEndian(NDArray array) {
+        ByteBuffer native_ = array.toByteBuffer(false);
+        requireArgument(ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN, "byte order", "little-endian",
+                ByteOrder.nativeOrder());
+        return native_.order(ByteOrder.LITTLE_ENDIAN);
+    }
+}

@@ -1,0 +1,61 @@
+package ema4j.io.checkpoint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import ema4j.core.schedule.Constant;
+import ema4j.core.schedule.DecaySchedule;
+import ema4j.core.schedule.Ramp;
+import ema4j.core.schedule.Warmup;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Decay schedules to and from JSON, every hyper-parameter by name, so a checkpoint resumes the same schedule. */
+public final class ScheduleCodec {
+    private ScheduleCodec() {}
+
+    /** The schedule as a JSON-ready map with a {@code kind} and its hyper-parameters. */
+    public static Map<String, Object> toMap(DecaySchedule schedule) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        if (schedule instanceof Warmup w) {
+            m.put("kind", "warmup");
+            m.put("updateAfterStep", w.updateAfterStep());
+            m.put("invGamma", w.invGamma());
+            m.put("power", w.power());
+            m.put("minDecay", w.minDecay());
+            m.put("maxDecay", w.maxDecay());
+        } else if (schedule instanceof Constant c) {
+            m.put("kind", "constant");
+            m.put("decay", c.decay());
+        } else if (schedule instanceof Ramp r) {
+            m.put("kind", "ramp");
+            m.put("maxDecay", r.maxDecay());
+        }
+        return m;
+    }
+
+    /**
+     * The schedule a {@link #toMap} map describes.
+     *
+     * @throws IllegalArgumentException naming the kind or field that is missing or invalid
+     */
+    public static DecaySchedule fromJson(JsonNode node) {
+        String kind = node.path("kind").asText("");
+        return switch (kind) {
+            case "warmup" -> DecaySchedule.warmup().updateAfterStep(number(node, "updateAfterStep").longValue())
+                    .invGamma(number(node, "invGamma").doubleValue()).power(number(node, "power").doubleValue())
+                    .minDecay(number(node, "minDecay").doubleValue()).maxDecay(number(node, "maxDecay").doubleValue())
+                    .build();
+            case "constant" -> DecaySchedule.constant(number(node, "decay").doubleValue());
+            case "ramp" -> DecaySchedule.ramp(number(node, "maxDecay").doubleValue());
+            default -> throw new IllegalArgumentException("schedule kind must be warmup, constant or ramp, was '"
+                    + kind + "'");
+        };
+    }
+
+    private static JsonNode number(JsonNode node, String field) {
+        JsonNode value = node.get(field);
+        if (value == null || !value.isNumber()) {
+            throw new IllegalArgumentException("schedule field " + field + " must be a number, was " + value);
+        }
+        return value;
+    }
+}
