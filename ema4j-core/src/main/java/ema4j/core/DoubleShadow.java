@@ -17,13 +17,17 @@ final class DoubleShadow implements Shadow {
     }
 
     @Override
-    public int average(ByteBuffer live, double decay) {
+    public int size() {
+        return values.length;
+    }
+
+    @Override
+    public int average(ByteBuffer live, double decay, int from, int to) {
         double a = 1.0 - decay;
         DoubleBuffer w = live.asDoubleBuffer();
         double[] e = values;
-        int n = e.length;
-        for (int start = 0; start < n; start += BLOCK) {
-            int end = Math.min(n, start + BLOCK);
+        for (int start = from; start < to; start += BLOCK) {
+            int end = Math.min(to, start + BLOCK);
             for (int i = start; i < end; i++) {
                 if (!Double.isFinite(w.get(i))) {
                     return i;
@@ -37,10 +41,10 @@ final class DoubleShadow implements Shadow {
     }
 
     @Override
-    public void undoAverage(ByteBuffer live, double decay, int end) {
+    public void undoAverage(ByteBuffer live, double decay, int from, int to) {
         double a = 1.0 - decay;
         DoubleBuffer w = live.asDoubleBuffer();
-        for (int i = 0; i < end; i++) {
+        for (int i = from; i < to; i++) {
             double averaged = values[i];
             double wi = w.get(i);
             double guess = (averaged - a * wi) / (1.0 - a);

@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
  * The mutable heart of an EMA: the shadow of every averaged tensor, the update counter and the schedule.
@@ -25,12 +27,16 @@ public final class EmaState {
     private final NonFinitePolicy nonFinitePolicy;
     private final List<TensorSpec> tensors;
     private final Shadow[] shadows;
+    private final List<List<Piece>> plan;
+    private final ExecutorService pool;
+    private final ByteBuffer[] buffers;
     private long updates;
     private long skippedUpdates;
     private double lastDecay = Double.NaN;
     private boolean swapped;
 
-    private EmaState(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy) {
+    private EmaState(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy, int threads) {
+        requireArgument(threads >= 1, "threads", ">= 1", threads);
         requireArgument(schedule != null, "schedule", "non-null", null);
         requireArgument(tensors != null, "tensors", "non-null", null);
         requireArgument(nonFinitePolicy != null, "nonFinitePolicy", "non-null", null);
@@ -45,6 +51,57 @@ public final class EmaState {
         for (int i = 0; i < shadows.length; i++) {
             shadows[i] = Shadow.of(tensors.get(i));
         }
+        this.buffers = new ByteBuffer[shadows.length];
+        this.plan = Piece.plan(tensors, threads);
+        this.pool = plan.size() > 1 ? Executors.newFixedThreadPool(plan.size() - 1, r -> {
+            Thread t = new Thread(r, "ema4j-update");
+            t.setDaemon(true);
+            return t;
+        }) : null;
+    }
+
+    /**
+     * A contiguous range of one tensor's elements; each worker thread averages its list of pieces in order.
+     *
+     * @param tensor index of the tensor
+     * @param from first element
+     * @param to end of the range, exclusive
+     */
+    private record Piece(int tensor, int from, int to) {
+        /** Splits all elements into {@code threads} runs of about equal size, cut at block boundaries. */
+        static List<List<Piece>> plan(List<TensorSpec> tensors, int threads) {
+            long total = 0;
+            for (TensorSpec t : tensors) {
+                total += t.elementCount();
+            }
+            // below a few blocks per thread, threads cost more than they give
+            int workers = (int) Math.max(1, Math.min(threads, total / (4L * Shadow.BLOCK)));
+            long share = (total + workers - 1) / workers;
+            List<List<Piece>> plan = new ArrayList<>();
+            List<Piece> current = new ArrayList<>();
+            long room = share;
+            for (int i = 0; i < tensors.size(); i++) {
+                int size = tensors.get(i).elementCount();
+                int from = 0;
+                while (from < size) {
+                    long take = Math.min(size - from, room);
+                    if (take < size - from) {
+                        take = Math.max(Shadow.BLOCK, take - take % Shadow.BLOCK);
+                        take = Math.min(take, size - from);
+                    }
+                    current.add(new Piece(i, from, (int) (from + take)));
+                    from += (int) take;
+                    room -= take;
+                    if (room <= 0 && plan.size() < workers - 1) {
+                        plan.add(current);
+                        current = new ArrayList<>();
+                        room = share;
+                    }
+                }
+            }
+            plan.add(current);
+            return plan;
+        }
     }
 
     /**
@@ -57,7 +114,16 @@ public final class EmaState {
      */
     public static EmaState start(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
             LiveWeights live) {
-        EmaState state = new EmaState(schedule, tensors, nonFinitePolicy);
+        return start(schedule, tensors, nonFinitePolicy, live, 1);
+    }
+
+    /**
+     * Starts an EMA whose updates split the elements over {@code threads} threads (daemon threads owned by the
+     * state); the result is bit-identical to one thread's.
+     */
+    public static EmaState start(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
+            LiveWeights live, int threads) {
+        EmaState state = new EmaState(schedule, tensors, nonFinitePolicy, threads);
         for (int i = 0; i < state.shadows.length; i++) {
             state.shadows[i].copyFrom(checked(live, i, state.tensors.get(i)));
         }
@@ -73,9 +139,15 @@ public final class EmaState {
      */
     public static EmaState restore(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
             LiveWeights values, long updates, long skippedUpdates) {
+        return restore(schedule, tensors, nonFinitePolicy, values, updates, skippedUpdates, 1);
+    }
+
+    /** {@link #restore} with updates split over {@code threads} threads. */
+    public static EmaState restore(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
+            LiveWeights values, long updates, long skippedUpdates, int threads) {
         requireArgument(updates >= 0, "updates", ">= 0", updates);
         requireArgument(skippedUpdates >= 0, "skippedUpdates", ">= 0", skippedUpdates);
-        EmaState state = new EmaState(schedule, tensors, nonFinitePolicy);
+        EmaState state = new EmaState(schedule, tensors, nonFinitePolicy, threads);
         for (int i = 0; i < state.shadows.length; i++) {
             state.shadows[i].readFrom(checked(values, i, state.tensors.get(i)));
         }
@@ -95,9 +167,10 @@ public final class EmaState {
      * averaging every k-th step keeps the time constant of averaging every step.
      *
      * <p>When a live weight is NaN or infinite the EMA is left as it was: tensors before the faulty one are
-     * reverted. A copying update (decay 0, or below 2^-25) checks every tensor before writing, so it is reverted exactly; an
-     * averaging update is reverted by inverting the arithmetic, which gives back the earlier value except where
-     * rounding had mapped two neighbouring floats to one (then it is off by a unit or two in the last place).
+     * reverted. A copying update (decay 0, or below 2^-25) checks every tensor before writing, so nothing changes; an
+     * averaging update is reverted by inverting its arithmetic, which gives back the earlier value exactly for most
+     * elements and otherwise to within the rounding of the averaged value (a unit or two in its last place, divided
+     * by the decay), since rounding can map two neighbouring floats to one.
      *
      * @param live the live weights after the optimizer step
      * @param steps optimizer steps this update stands for, {@code >= 1}
@@ -124,18 +197,13 @@ public final class EmaState {
             }
         } else {
             for (int i = 0; i < shadows.length; i++) {
-                ByteBuffer buffer = checked(live, i, tensors.get(i));
-                int bad = shadows[i].average(buffer, decay);
-                if (bad >= 0) {
-                    badTensor = i;
-                    badElement = bad;
-                    shadows[i].undoAverage(buffer, decay, bad - bad % Shadow.BLOCK);
-                    for (int j = 0; j < i; j++) {
-                        shadows[j].undoAverage(checked(live, j, tensors.get(j)), decay,
-                                tensors.get(j).elementCount());
-                    }
-                    break;
-                }
+                buffers[i] = checked(live, i, tensors.get(i));
+            }
+            long bad = averageAll(decay);
+            java.util.Arrays.fill(buffers, null);
+            if (bad >= 0) {
+                badTensor = (int) (bad >>> 32);
+                badElement = (int) bad;
             }
         }
         if (badTensor >= 0) {
@@ -149,6 +217,78 @@ public final class EmaState {
         updates += steps;
         lastDecay = decay;
         return UpdateResult.applied(decay, steps);
+    }
+
+    /**
+     * Runs every worker's pieces; when a non-finite weight turns up, reverts what every worker had averaged.
+     *
+     * @return -1, or the first non-finite element as {@code tensor << 32 | element}
+     */
+    private long averageAll(double decay) {
+        int workers = plan.size();
+        int[] stoppedAt = new int[workers];
+        long[] found = new long[workers];
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        if (workers == 1) {
+            runWorker(0, decay, stoppedAt, found, stop);
+        } else {
+            List<java.util.concurrent.Future<?>> running = new ArrayList<>(workers - 1);
+            for (int w = 1; w < workers; w++) {
+                int worker = w;
+                running.add(pool.submit(() -> runWorker(worker, decay, stoppedAt, found, stop)));
+            }
+            runWorker(0, decay, stoppedAt, found, stop);
+            for (java.util.concurrent.Future<?> f : running) {
+                try {
+                    f.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted during an EMA update", e);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    throw new IllegalStateException("EMA update failed: " + e.getCause(), e.getCause());
+                }
+            }
+        }
+        long first = -1;
+        for (long f : found) {
+            if (f >= 0 && (first < 0 || f < first)) {
+                first = f;
+            }
+        }
+        if (first < 0) {
+            return -1;
+        }
+        for (int w = 0; w < workers; w++) {
+            List<Piece> pieces = plan.get(w);
+            for (int k = 0; k < stoppedAt[w] && k < pieces.size(); k++) {
+                Piece p = pieces.get(k);
+                shadows[p.tensor].undoAverage(buffers[p.tensor], decay, p.from, p.to);
+            }
+            if (found[w] >= 0) {
+                Piece p = pieces.get(stoppedAt[w]);
+                int element = (int) found[w];
+                int blockStart = p.from + (element - p.from) / Shadow.BLOCK * Shadow.BLOCK;
+                shadows[p.tensor].undoAverage(buffers[p.tensor], decay, p.from, blockStart);
+            }
+        }
+        return first;
+    }
+
+    private void runWorker(int worker, double decay, int[] stoppedAt, long[] found,
+            java.util.concurrent.atomic.AtomicBoolean stop) {
+        List<Piece> pieces = plan.get(worker);
+        found[worker] = -1;
+        int k = 0;
+        for (; k < pieces.size() && !stop.get(); k++) {
+            Piece p = pieces.get(k);
+            int bad = shadows[p.tensor].average(buffers[p.tensor], decay, p.from, p.to);
+            if (bad >= 0) {
+                found[worker] = ((long) p.tensor << 32) | bad;
+                stop.set(true);
+                break;
+            }
+        }
+        stoppedAt[worker] = k;
     }
 
     /**

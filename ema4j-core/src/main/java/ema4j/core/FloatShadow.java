@@ -33,30 +33,23 @@ final class FloatShadow implements Shadow {
     }
 
     @Override
-    public int average(ByteBuffer live, double decay) {
+    public int size() {
+        return values.length;
+    }
+
+    @Override
+    public int average(ByteBuffer live, double decay, int from, int to) {
         float a = (float) (1.0 - decay);
         float[] e = values;
-        int n = e.length;
         if (format == WeightFormat.FLOAT32) {
-            FloatBuffer w = live.asFloatBuffer();
-            for (int start = 0; start < n; start += BLOCK) {
-                int end = Math.min(n, start + BLOCK);
-                int bad = 0;
-                for (int i = start; i < end; i++) {
-                    bad |= nonFiniteBit(w.get(i));
-                }
-                if (bad != 0) {
-                    return firstNonFinite(w, start, end);
-                }
-                for (int i = start; i < end; i++) {
-                    e[i] = Math.fma(a, w.get(i) - e[i], e[i]);
-                }
+            if (VectorKernels.AVAILABLE) {
+                return VectorKernels.average(e, live, a, from, to);
             }
-            return -1;
+            return averageScalar(e, live.asFloatBuffer(), a, from, to);
         }
         ShortBuffer w = live.asShortBuffer();
-        for (int start = 0; start < n; start += BLOCK) {
-            int end = Math.min(n, start + BLOCK);
+        for (int start = from; start < to; start += BLOCK) {
+            int end = Math.min(to, start + BLOCK);
             for (int i = start; i < end; i++) {
                 if (!Float.isFinite(widen(w.get(i)))) {
                     return i;
@@ -69,12 +62,30 @@ final class FloatShadow implements Shadow {
         return -1;
     }
 
+    /** The reference kernel for float32 live weights: the Vector API kernel must give the same bits. */
+    static int averageScalar(float[] e, FloatBuffer w, float a, int from, int to) {
+        for (int start = from; start < to; start += BLOCK) {
+            int end = Math.min(to, start + BLOCK);
+            int bad = 0;
+            for (int i = start; i < end; i++) {
+                bad |= nonFiniteBit(w.get(i));
+            }
+            if (bad != 0) {
+                return firstNonFinite(w, start, end);
+            }
+            for (int i = start; i < end; i++) {
+                e[i] = Math.fma(a, w.get(i) - e[i], e[i]);
+            }
+        }
+        return -1;
+    }
+
     @Override
-    public void undoAverage(ByteBuffer live, double decay, int end) {
+    public void undoAverage(ByteBuffer live, double decay, int from, int to) {
         float a = (float) (1.0 - decay);
         FloatBuffer w32 = format == WeightFormat.FLOAT32 ? live.asFloatBuffer() : null;
         ShortBuffer w16 = format == WeightFormat.FLOAT32 ? null : live.asShortBuffer();
-        for (int i = 0; i < end; i++) {
+        for (int i = from; i < to; i++) {
             float w = w32 != null ? w32.get(i) : widen(w16.get(i));
             values[i] = invert(values[i], w, a);
         }
@@ -118,7 +129,7 @@ final class FloatShadow implements Shadow {
         return -1;
     }
 
-    private static int firstNonFinite(FloatBuffer w, int start, int end) {
+    static int firstNonFinite(FloatBuffer w, int start, int end) {
         for (int i = start; i < end; i++) {
             if (!Float.isFinite(w.get(i))) {
                 return i;

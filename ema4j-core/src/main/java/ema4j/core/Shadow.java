@@ -20,13 +20,18 @@ sealed interface Shadow permits FloatShadow, DoubleShadow {
      * {@code mul_(d).add_(w, alpha=1-d)}, but a constant weight stays exactly constant and decay 1 freezes exactly,
      * where the seed's form lets a constant drift by tens of ulps over as many steps.
      *
+     * Works on elements {@code [from, to)} only, so that several threads can share one tensor.
+     *
      * @return -1 when every element was averaged; else the flat index of the first non-finite live value, with the
-     *     elements of its block and after it untouched
+     *     elements of its block and after it untouched (blocks start at {@code from})
      */
-    int average(ByteBuffer live, double decay);
+    int average(ByteBuffer live, double decay, int from, int to);
 
-    /** Reverts {@link #average} on the elements before {@code end} (the blocks it had finished before stopping). */
-    void undoAverage(ByteBuffer live, double decay, int end);
+    /** Reverts {@link #average} on elements {@code [from, to)}. */
+    void undoAverage(ByteBuffer live, double decay, int from, int to);
+
+    /** The number of elements. */
+    int size();
 
     /** The flat index of the first NaN or infinite live value, or -1. */
     int firstNonFinite(ByteBuffer live);

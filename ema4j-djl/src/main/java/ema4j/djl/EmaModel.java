@@ -58,6 +58,8 @@ public final class EmaModel {
     private boolean warnedDoubleStep;
     private boolean warnedMissedStep;
     private Swap openSwap;
+    private java.util.concurrent.ExecutorService background;
+    private java.util.concurrent.Future<UpdateResult> pending;
 
     private EmaModel(Builder b, Block block, List<Tracked> tracked, EmaState state, LiveTensors averaged) {
         this.block = block;
@@ -96,47 +98,112 @@ public final class EmaModel {
      * @throws ema4j.core.NonFiniteWeightsException when a weight is NaN or infinite under the default policy
      */
     public UpdateResult step() {
-        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap before step()");
-        int steps;
-        if (optimizerSteps != null) {
-            long now = optimizerSteps.getAsLong();
-            long pending = now - optimizerStepsAtLastUpdate;
-            if (pending - stepsSinceUpdate == 0) {
-                if (!warnedDoubleStep) {
-                    LOG.warn("EMA step() called without an optimizer step since the previous call (optimizer step {});"
-                            + " ignored. Call ema.step() once after trainer.step(), not per micro-batch.", now);
-                    warnedDoubleStep = true;
-                }
-                return new UpdateResult(false, state.nextDecay(), 0, null, -1);
-            }
-            if (pending - stepsSinceUpdate > 1 && !warnedMissedStep) {
-                LOG.warn("EMA step() missed {} optimizer step(s) before optimizer step {}; their decay is compounded"
-                        + " into this update so the averaging horizon is kept.", pending - stepsSinceUpdate - 1, now);
-                warnedMissedStep = true;
-            }
-            stepsSinceUpdate = (int) pending;
-        } else {
-            stepsSinceUpdate++;
-        }
-        if (stepsSinceUpdate < updateEvery) {
+        awaitBackground();
+        int steps = stepsDue();
+        if (steps == 0) {
             return new UpdateResult(false, state.nextDecay(), 0, null, -1);
         }
-        steps = stepsSinceUpdate;
         UpdateResult result;
         try {
             result = state.update(averaged, steps);
         } finally {
             averaged.discardCopies();
         }
+        return reported(result);
+    }
+
+    /**
+     * Starts this step's update on a background thread and returns at once, so that it runs while the next
+     * forward and backward passes (which only read the weights) run. Call {@link #awaitBackground()} before the next
+     * {@code trainer.step()}: the optimizer must not write the weights while they are being read. Every other method
+     * of this EMA waits for the update first. The result is bit-identical to {@link #step()}.
+     */
+    public void stepInBackground() {
+        awaitBackground();
+        int steps = stepsDue();
+        if (steps == 0) {
+            return;
+        }
+        ByteBuffer[] buffers = new ByteBuffer[state.tensors().size()];
+        for (int i = 0; i < buffers.length; i++) {
+            buffers[i] = averaged.buffer(i);
+        }
+        averaged.discardCopies();
+        if (background == null) {
+            background = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "ema4j-background-update");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        pending = background.submit(() -> state.update(i -> buffers[i], steps));
+    }
+
+    /**
+     * Waits for an update started by {@link #stepInBackground()}; returns its result, or null when none was running.
+     *
+     * @throws ema4j.core.NonFiniteWeightsException when that update met a NaN or infinite weight (default policy)
+     */
+    public UpdateResult awaitBackground() {
+        if (pending == null) {
+            return null;
+        }
+        java.util.concurrent.Future<UpdateResult> running = pending;
+        pending = null;
+        try {
+            return reported(running.get());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the EMA update", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException("EMA update failed: " + e.getCause(), e.getCause());
+        }
+    }
+
+    private UpdateResult reported(UpdateResult result) {
         if (!result.applied()) {
             LOG.warn("EMA update skipped: weight {}[{}] is not finite ({} skipped so far)",
                     result.nonFiniteParameter(), result.nonFiniteElement(), state.skippedUpdates());
         }
+        return result;
+    }
+
+    /** Step accounting: how many optimizer steps the update due now stands for, 0 when none is due. */
+    private int stepsDue() {
+        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap before step()");
+        if (optimizerSteps != null) {
+            long now = optimizerSteps.getAsLong();
+            long pendingSteps = now - optimizerStepsAtLastUpdate;
+            if (pendingSteps - stepsSinceUpdate == 0) {
+                if (!warnedDoubleStep) {
+                    LOG.warn("EMA step() called without an optimizer step since the previous call (optimizer step {});"
+                            + " ignored. Call ema.step() once after trainer.step(), not per micro-batch.", now);
+                    warnedDoubleStep = true;
+                }
+                return 0;
+            }
+            if (pendingSteps - stepsSinceUpdate > 1 && !warnedMissedStep) {
+                LOG.warn("EMA step() missed {} optimizer step(s) before optimizer step {}; their decay is compounded"
+                        + " into this update so the averaging horizon is kept.", pendingSteps - stepsSinceUpdate - 1,
+                        now);
+                warnedMissedStep = true;
+            }
+            stepsSinceUpdate = (int) pendingSteps;
+        } else {
+            stepsSinceUpdate++;
+        }
+        if (stepsSinceUpdate < updateEvery) {
+            return 0;
+        }
+        int steps = stepsSinceUpdate;
         stepsSinceUpdate = 0;
         if (optimizerSteps != null) {
             optimizerStepsAtLastUpdate += steps;
         }
-        return result;
+        return steps;
     }
 
     /**
@@ -147,6 +214,7 @@ public final class EmaModel {
      * @throws IllegalStateException when a swap is already open
      */
     public Swap swapInto(Block block) {
+        awaitBackground();
         requireArgument(block == this.block, "block", "the tracked block (use averagedModel for another one)", block);
         requireState(openSwap == null, "the EMA weights are already swapped in; close that swap first");
         checkMatches(block);
@@ -169,6 +237,7 @@ public final class EmaModel {
      * @throws IllegalArgumentException when the factory's block does not have the tracked parameters
      */
     public Model averagedModel(String name, Supplier<Block> blockFactory) {
+        awaitBackground();
         requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
         Block fresh = blockFactory.get();
         Model model = Model.newInstance(name, Device.cpu());
@@ -248,6 +317,7 @@ public final class EmaModel {
      * @throws IllegalArgumentException when the block has no such parameter or the target is too small
      */
     public void readEmaWeight(String name, ByteBuffer target) {
+        awaitBackground();
         requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
         int averagedIndex = 0;
         for (Tracked t : tracked) {
@@ -305,6 +375,7 @@ public final class EmaModel {
 
     /** Counters and telemetry now. */
     public EmaStatus status() {
+        awaitBackground();
         int averagedCount = state.tensors().size();
         return new EmaStatus(state.updates(), state.skippedUpdates(), state.lastDecay(), state.nextDecay(),
                 state.horizon(), state.schedule(), averagedCount, tracked.size() - averagedCount, state.shadowBytes());
@@ -315,6 +386,7 @@ public final class EmaModel {
      * weights. Computed on request; costs one pass over the averaged parameters.
      */
     public double drift() {
+        awaitBackground();
         requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
         try {
             return state.drift(averaged);
@@ -325,6 +397,7 @@ public final class EmaModel {
 
     /** The core state (shadows and counters), e.g. to checkpoint it. */
     public EmaState state() {
+        awaitBackground();
         return state;
     }
 
@@ -366,6 +439,8 @@ public final class EmaModel {
         private NonFinitePolicy nonFinite = NonFinitePolicy.FAIL;
         private LongSupplier optimizerSteps;
         private int updateEvery = 1;
+        private int threads = 1;
+        private boolean zeroCopy = true;
 
         private Builder(DecaySchedule schedule) {
             requireArgument(schedule != null, "schedule", "non-null", null);
@@ -393,6 +468,27 @@ public final class EmaModel {
             return this;
         }
 
+        /**
+         * Splits each update over {@code threads} threads (daemon threads the EMA owns); the result is
+         * bit-identical to one thread's. Default 1.
+         */
+        public Builder threads(int threads) {
+            requireArgument(threads >= 1, "threads", ">= 1", threads);
+            this.threads = threads;
+            return this;
+        }
+
+        /**
+         * Whether live weights may be read and written in place through DJL's zero-copy buffers (default true, where
+         * the engine allows it). False takes the path of GPU and non-contiguous tensors on every parameter: values are
+         * copied to host memory for each pass and written back with an indexed set. The shadow always lives in host
+         * memory, whatever device the model is on.
+         */
+        public Builder zeroCopy(boolean allowed) {
+            this.zeroCopy = allowed;
+            return this;
+        }
+
         /** Averages every {@code k}-th step with the decay of k steps compounded; {@code k >= 1}, 1 by default. */
         public Builder updateEvery(int k) {
             requireArgument(k >= 1, "updateEvery", ">= 1", k);
@@ -407,7 +503,7 @@ public final class EmaModel {
          */
         public EmaModel track(Block block) {
             Plan plan = plan(block);
-            EmaState state = EmaState.start(schedule, plan.specs, nonFinite, plan.live);
+            EmaState state = EmaState.start(schedule, plan.specs, nonFinite, plan.live, threads);
             plan.live.discardCopies();
             return new EmaModel(this, block, plan.tracked, state, plan.live);
         }
@@ -429,7 +525,7 @@ public final class EmaModel {
                 ByteBuffer b = shadows.apply(plan.specs.get(i).name());
                 requireArgument(b != null, "saved shadow of " + plan.specs.get(i).name(), "present", "missing");
                 return b;
-            }, updates, skippedUpdates);
+            }, updates, skippedUpdates, threads);
             return new EmaModel(this, block, plan.tracked, state, plan.live);
         }
 
@@ -460,7 +556,7 @@ public final class EmaModel {
                     averagedParameters.add(parameter);
                 }
             }
-            LiveTensors live = new LiveTensors(averagedParameters);
+            LiveTensors live = new LiveTensors(averagedParameters, zeroCopy);
             if (!live.allZeroCopy()) {
                 LOG.info("some parameters are not contiguous CPU tensors; their EMA updates copy the values");
             }

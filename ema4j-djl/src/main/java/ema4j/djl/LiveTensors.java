@@ -25,12 +25,12 @@ final class LiveTensors implements LiveWeights {
     private final boolean[] zeroCopy;
     private final ByteBuffer[] copies;
 
-    LiveTensors(List<Parameter> parameters) {
+    LiveTensors(List<Parameter> parameters, boolean allowZeroCopy) {
         this.parameters = List.copyOf(parameters);
         this.zeroCopy = new boolean[parameters.size()];
         this.copies = new ByteBuffer[parameters.size()];
         for (int i = 0; i < zeroCopy.length; i++) {
-            zeroCopy[i] = probeZeroCopy(array(i));
+            zeroCopy[i] = allowZeroCopy && probeZeroCopy(array(i));
         }
     }
 

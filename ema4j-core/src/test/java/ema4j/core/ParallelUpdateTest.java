@@ -1,0 +1,98 @@
+package ema4j.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ema4j.core.schedule.DecaySchedule;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import net.jqwik.api.constraints.Size;
+
+/** The fast paths (Vector API kernel, several threads) against the reference scalar kernel on one thread. */
+class ParallelUpdateTest {
+
+    private static ByteBuffer direct(float[] values) {
+        ByteBuffer b = ByteBuffer.allocateDirect(4 * values.length).order(ByteOrder.nativeOrder());
+        b.asFloatBuffer().put(values);
+        return b;
+    }
+
+    @Property(tries = 300)
+    void theVectorKernelGivesTheBitsOfTheScalarKernel(@ForAll @IntRange(min = 0, max = 9000) int size,
+            @ForAll @IntRange(min = 0, max = 9000) int from, @ForAll @IntRange(min = -1, max = 9000) int nanAt,
+            @ForAll long seed) {
+        from = Math.min(from, size);
+        Random random = new Random(seed);
+        float[] e = new float[size];
+        float[] w = new float[size];
+        for (int i = 0; i < size; i++) {
+            e[i] = (float) random.nextGaussian();
+            w[i] = (float) random.nextGaussian() * 10;
+        }
+        if (nanAt >= 0 && nanAt < size) {
+            w[nanAt] = random.nextBoolean() ? Float.NaN : Float.NEGATIVE_INFINITY;
+        }
+        float[] reference = e.clone();
+        float a = (float) (1 - 0.999);
+        int expected = FloatShadow.averageScalar(reference, FloatBuffer.wrap(w), a, from, size);
+        int actual = VectorKernels.average(e, direct(w), a, from, size);
+        assertThat(actual).isEqualTo(expected);
+        assertThat(e).containsExactly(reference);
+    }
+
+    @Property(tries = 40)
+    void severalThreadsGiveTheBitsOfOneThread(@ForAll @Size(min = 1, max = 12) List<@IntRange(min = 0, max = 40_000) Integer> sizes,
+            @ForAll @IntRange(min = 2, max = 4) int threads, @ForAll @IntRange(min = -1, max = 200_000) int nanAt,
+            @ForAll long seed) {
+        Random random = new Random(seed);
+        List<TensorSpec> specs = new ArrayList<>();
+        List<float[]> first = new ArrayList<>();
+        List<float[]> second = new ArrayList<>();
+        int total = 0;
+        for (int i = 0; i < sizes.size(); i++) {
+            specs.add(new TensorSpec("p" + i, new long[] {sizes.get(i)}, WeightFormat.FLOAT32));
+            float[] a = new float[sizes.get(i)];
+            float[] b = new float[sizes.get(i)];
+            for (int k = 0; k < a.length; k++) {
+                a[k] = (float) random.nextGaussian();
+                b[k] = (float) random.nextGaussian();
+                if (total + k == nanAt) {
+                    b[k] = Float.NaN;
+                }
+            }
+            total += a.length;
+            first.add(a);
+            second.add(b);
+        }
+        List<ByteBuffer> live = new ArrayList<>();
+        first.forEach(a -> live.add(direct(a)));
+        EmaState one = EmaState.start(DecaySchedule.constant(0.9), specs, NonFinitePolicy.SKIP, live::get, 1);
+        EmaState many = EmaState.start(DecaySchedule.constant(0.9), specs, NonFinitePolicy.SKIP, live::get, threads);
+        for (int i = 0; i < live.size(); i++) {
+            live.get(i).asFloatBuffer().put(0, second.get(i));
+        }
+        UpdateResult r1 = one.update(live::get);
+        UpdateResult r2 = many.update(live::get);
+        assertThat(r2).isEqualTo(r1);
+        for (int i = 0; i < specs.size(); i++) {
+            if (r1.applied()) {
+                assertThat(many.shadowValues(i)).containsExactly(one.shadowValues(i));
+            } else {
+                // both reverted the update: each is the value before it, up to the rounding of the averaged value
+                double[] reverted = many.shadowValues(i);
+                for (int k = 0; k < reverted.length; k++) {
+                    float before = first.get(i)[k];
+                    float scale = Math.max(Math.abs(before), Math.abs(second.get(i)[k]));
+                    double tolerance = Float.isNaN(scale) ? 2.0 * Math.ulp(before) : 2.0 * Math.ulp(scale) / 0.9;
+                    assertThat(reverted[k]).isCloseTo(before, org.assertj.core.api.Assertions.within(tolerance));
+                }
+            }
+        }
+    }
+}

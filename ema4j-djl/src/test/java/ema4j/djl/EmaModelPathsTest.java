@@ -1,0 +1,113 @@
+package ema4j.djl;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.EasyTrain;
+import ai.djl.training.dataset.Batch;
+import ai.djl.util.Pair;
+import ema4j.core.policy.ParameterRule;
+import ema4j.core.schedule.Preset;
+import java.util.List;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+
+/** The other ways through an update: in the background, by copies, on several threads; all give the same bits. */
+class EmaModelPathsTest {
+
+    private static double[][] train(long seed, Function<Block, EmaModel> track, boolean background) throws Exception {
+        try (SmallNet net = new SmallNet(seed)) {
+            EmaModel ema = track.apply(net.model.getBlock());
+            for (int epoch = 0; epoch < 2; epoch++) {
+                for (Batch batch : net.trainer.iterateDataset(net.train)) {
+                    try (batch) {
+                        EasyTrain.trainBatch(net.trainer, batch);
+                        ema.awaitBackground();           // the optimizer must not write while the EMA reads
+                        net.trainer.step();
+                        if (background) {
+                            ema.stepInBackground();
+                        } else {
+                            ema.step();
+                        }
+                    }
+                }
+            }
+            double[][] shadows = new double[ema.state().tensors().size()][];
+            for (int i = 0; i < shadows.length; i++) {
+                shadows[i] = ema.state().shadowValues(i);
+            }
+            return shadows;
+        }
+    }
+
+    @Test
+    void anUpdateInTheBackgroundGivesTheBitsOfTheSynchronousOne() throws Exception {
+        double[][] sync = train(51, b -> EmaModel.track(b, Preset.SHORT.schedule()), false);
+        double[][] background = train(51, b -> EmaModel.track(b, Preset.SHORT.schedule()), true);
+        assertThat(background).isDeepEqualTo(sync);
+    }
+
+    @Test
+    void theCopyingPathOfGpuModelsGivesTheBitsOfTheZeroCopyPath() throws Exception {
+        double[][] zeroCopy = train(53, b -> EmaModel.track(b, Preset.SHORT.schedule()), false);
+        double[][] copies = train(53, b -> EmaModel.builder(Preset.SHORT.schedule()).zeroCopy(false).track(b), false);
+        assertThat(copies).isDeepEqualTo(zeroCopy);
+    }
+
+    @Test
+    void swappingThroughCopiesRestoresTheLiveWeights() throws Exception {
+        try (SmallNet net = new SmallNet(55)) {
+            EmaModel ema = EmaModel.builder(Preset.SHORT.schedule()).zeroCopy(false).track(net.model.getBlock());
+            for (Batch batch : net.trainer.iterateDataset(net.train)) {
+                try (batch) {
+                    EasyTrain.trainBatch(net.trainer, batch);
+                    net.trainer.step();
+                    ema.step();
+                }
+            }
+            float[] live = net.values("01Conv2d_weight");
+            double[] shadow = ema.state().shadowValues(0);
+            try (EmaModel.Swap swap = ema.swapInto(net.model.getBlock())) {
+                float[] swapped = net.values("01Conv2d_weight");
+                for (int i = 0; i < swapped.length; i++) {
+                    assertThat((double) swapped[i]).isEqualTo(shadow[i]);
+                }
+            }
+            assertThat(net.values("01Conv2d_weight")).containsExactly(live);
+        }
+    }
+
+    @Test
+    void severalThreadsGiveTheBitsOfOne() throws Exception {
+        double[][] one = train(57, b -> EmaModel.track(b, Preset.SHORT.schedule()), false);
+        double[][] two = train(57, b -> EmaModel.builder(Preset.SHORT.schedule()).threads(2).track(b), false);
+        assertThat(two).isDeepEqualTo(one);
+    }
+
+    @Test
+    void frozenAndCopiedParametersCostNoShadowMemory() {
+        try (SmallNet net = new SmallNet(59)) {
+            Block block = net.model.getBlock();
+            // freeze everything but the last layer: most of the weights do not train
+            for (int i = 0; i < 6; i++) {
+                block.getChildren().get(i).getValue().freezeParameters(true);
+            }
+            EmaModel ema = EmaModel.track(block, Preset.SHORT.schedule());
+            long all = 0;
+            long averaged = 0;
+            for (Pair<String, Parameter> p : block.getParameters()) {
+                long bytes = p.getValue().getArray().size() * 4;
+                all += bytes;
+            }
+            for (ParameterReport r : ema.parameters()) {
+                if (r.rule() == ParameterRule.AVERAGE) {
+                    averaged += block.getParameters().get(r.name()).getArray().size() * 4;
+                }
+            }
+            assertThat(ema.parameters().stream().filter(r -> r.rule() == ParameterRule.AVERAGE).map(ParameterReport::name))
+                    .containsExactlyInAnyOrderElementsOf(List.of("07Linear_weight", "07Linear_bias"));
+            assertThat(ema.status().shadowBytes()).isEqualTo(averaged).isLessThan(all / 10);
+        }
+    }
+}
