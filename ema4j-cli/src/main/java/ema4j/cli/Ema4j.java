@@ -2,14 +2,16 @@ package ema4j.cli;
 
 import ema4j.cli.data.DataMissingException;
 import ema4j.cli.data.IdxFormatException;
+import ema4j.io.checkpoint.CheckpointFormatException;
 import java.nio.file.NoSuchFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code ema4j} command: subcommands train, schedule and evaluate. */
+/** The {@code ema4j} command: train, schedule, evaluate, compare, inspect, export and import. */
 @Command(name = "ema4j", mixinStandardHelpOptions = true, version = "ema4j 0.1.0",
         description = "Exponential moving average of model weights for DJL: train and compare raw vs EMA weights.",
-        subcommands = {TrainCommand.class, ScheduleCommand.class, EvaluateCommand.class, CompareCommand.class})
+        subcommands = {TrainCommand.class, ScheduleCommand.class, EvaluateCommand.class, CompareCommand.class,
+                InspectCommand.class, ExportCommand.class, ImportCommand.class})
 public final class Ema4j implements Runnable {
 
     @CommandLine.Spec
@@ -25,7 +27,8 @@ public final class Ema4j implements Runnable {
         CommandLine cl = new CommandLine(new Ema4j());
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof IllegalArgumentException || e instanceof DataMissingException
-                    || e instanceof IdxFormatException || e instanceof NoSuchFileException) {
+                    || e instanceof IdxFormatException || e instanceof NoSuchFileException
+                    || e instanceof CheckpointFormatException) {
                 commandLine.getErr().println("ema4j: " + e.getMessage());
                 return 2;
             }

@@ -1,0 +1,74 @@
+package ema4j.cli;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.ndarray.types.DataType;
+import ema4j.cli.interop.SafetensorsWeights;
+import ema4j.cli.interop.TensorNameMap;
+import ema4j.cli.model.FashionCnn;
+import ema4j.cli.train.TrainingSession;
+import ema4j.io.safetensors.SafetensorsFormatException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code ema4j import}: weights from a safetensors file saved as the CNN's DJL model, for {@code ema4j evaluate}. */
+@Command(name = "import", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Load a safetensors file into the CNN, checking every name, shape and dtype, and save it as"
+                + " DJL parameters (fmnist-ema-0000.params or fmnist-raw-0000.params) in MODELS_DIR, so that"
+                + " 'ema4j evaluate MODELS_DIR' evaluates it.")
+final class ImportCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "FILE", description = "A safetensors file, e.g. written by 'ema4j export' or by PyTorch.")
+    Path file;
+
+    @Option(names = "--into", required = true, paramLabel = "MODELS_DIR",
+            description = "The models directory to save into; created if missing.")
+    Path into;
+
+    @Option(names = "--as", defaultValue = "ema", paramLabel = "ema|raw",
+            description = "Save as the EMA or the raw model. Default: ${DEFAULT-VALUE}.")
+    String as;
+
+    @Option(names = "--map", paramLabel = "MAPFILE|" + TensorNameMap.FASHION_CNN_TORCH,
+            description = "The map export used (applied in reverse: other names to DJL's), or "
+                    + TensorNameMap.FASHION_CNN_TORCH + " for PyTorch's names of the CNN.")
+    String map;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!as.equals("ema") && !as.equals("raw")) {
+            throw new IllegalArgumentException("--as must be ema or raw, was " + as);
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("FILE must be a safetensors file, was " + file + " (no such file)");
+        }
+        TensorNameMap toDjl = map == null ? null : TensorNameMap.of(map).reversed();
+        String name = as.equals("ema") ? TrainingSession.EMA_NAME : TrainingSession.RAW_NAME;
+        int count;
+        try (Model model = Model.newInstance(name, Device.cpu())) {
+            model.setBlock(FashionCnn.block());
+            model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, FashionCnn.INPUT);
+            try {
+                count = SafetensorsWeights.load(file, model.getBlock(), toDjl);
+            } catch (SafetensorsFormatException e) {
+                throw new IllegalArgumentException(e.getMessage(), e);
+            }
+            Files.createDirectories(into);
+            model.save(into, name);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("wrote %s: %d parameters from %s; evaluate with 'ema4j evaluate %s'%n",
+                into.resolve(name + "-0000.params"), count, file, into);
+        out.flush();
+        return 0;
+    }
+}
