@@ -6,7 +6,7 @@ package ema4j.core.schedule;
  * <p>Every schedule is immutable and thread-safe, and its decay never decreases as updates accumulate.
  * {@code updatesSoFar} counts the updates applied before the one being computed (0 for the first update).
  */
-public sealed interface DecaySchedule permits Warmup, Constant, Ramp {
+public sealed interface DecaySchedule permits Warmup, Constant, Ramp, PowerFunction {
 
     /**
      * The decay of the update that follows {@code updatesSoFar} earlier updates.
@@ -80,6 +80,19 @@ public sealed interface DecaySchedule permits Warmup, Constant, Ramp {
     /** TensorFlow's and torch-ema's {@code min(maxDecay, (1 + n) / (10 + n))}. */
     static Ramp ramp(double maxDecay) {
         return new Ramp(maxDecay);
+    }
+
+    /**
+     * EDM2's power-function EMA with exponent {@code gamma} ({@code > -1}): decay {@code (1 - 1/n)^(gamma + 1)} after
+     * {@code n} steps, the first update copying (Karras et al., 2024).
+     */
+    static PowerFunction powerFunction(double gamma) {
+        return new PowerFunction(gamma);
+    }
+
+    /** EDM2's power-function EMA of relative width {@code sigmaRel}, in {@code (0, 0.3003]} (0.05 and 0.10 in EDM2). */
+    static PowerFunction powerFunctionForSigmaRel(double sigmaRel) {
+        return PowerFunction.ofSigmaRel(sigmaRel);
     }
 
     /** The seed's preset (section 7.1) by name: {@code long} or {@code short}. */

@@ -3,6 +3,7 @@ package ema4j.io.checkpoint;
 import com.fasterxml.jackson.databind.JsonNode;
 import ema4j.core.schedule.Constant;
 import ema4j.core.schedule.DecaySchedule;
+import ema4j.core.schedule.PowerFunction;
 import ema4j.core.schedule.Ramp;
 import ema4j.core.schedule.Warmup;
 import java.util.LinkedHashMap;
@@ -28,6 +29,9 @@ public final class ScheduleCodec {
         } else if (schedule instanceof Ramp r) {
             m.put("kind", "ramp");
             m.put("maxDecay", r.maxDecay());
+        } else if (schedule instanceof PowerFunction p) {
+            m.put("kind", "powerFunction");
+            m.put("gamma", p.gamma());
         }
         return m;
     }
@@ -46,7 +50,8 @@ public final class ScheduleCodec {
                     .build();
             case "constant" -> DecaySchedule.constant(number(node, "decay").doubleValue());
             case "ramp" -> DecaySchedule.ramp(number(node, "maxDecay").doubleValue());
-            default -> throw new IllegalArgumentException("schedule kind must be warmup, constant or ramp, was '"
+            case "powerFunction" -> DecaySchedule.powerFunction(number(node, "gamma").doubleValue());
+            default -> throw new IllegalArgumentException("schedule kind must be warmup, constant, ramp or powerFunction, was '"
                     + kind + "'");
         };
     }

@@ -1,0 +1,122 @@
+package ema4j.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ema4j.core.EmaState;
+import ema4j.core.LiveWeights;
+import ema4j.core.NonFinitePolicy;
+import ema4j.core.TensorSpec;
+import ema4j.core.schedule.DecaySchedule;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * On DJL's PyTorch CPU engine, is ema4j's update over the tensors' own memory faster than the EMA written with
+ * NDArray operations?
+ *
+ * <p>{@code ema4j}: {@link EmaState#update} on live NDArrays reached through {@code toByteBuffer(true)} (zero-copy on
+ * this engine), fetched afresh on every update as the adapter does. {@code ndarray-inplace}: {@code
+ * e.subi(p).muli(d).addi(p)} per tensor, the DJL-only way without temporaries. {@code ndarray-temporary}: {@code
+ * e.muli(d).addi(p.mul(1 - d))}, closing the temporary. {@code threads} is ema4j's split and PyTorch's intra-op
+ * thread count ({@code ai.djl.pytorch.num_threads}, set before the engine loads).
+ *
+ * <p>Run: {@code java --add-modules jdk.incubator.vector -jar ema4j-bench/target/benchmarks.jar DjlUpdateBenchmark
+ * -f 1 -wi 3 -i 5} (or all of them through {@code bench/run}).
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@State(Scope.Benchmark)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xmx4g", "-Dai.djl.offline=true"})
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class DjlUpdateBenchmark {
+    private static final float DECAY = 0.999f;
+
+    /** The parameter set, see {@link ParameterSets}. */
+    @Param({"resnet50"})
+    public String set;
+
+    /** {@code ema4j}, {@code ndarray-inplace} or {@code ndarray-temporary}. */
+    @Param({"ema4j", "ndarray-inplace", "ndarray-temporary"})
+    public String variant;
+
+    /** ema4j's threads and PyTorch's intra-op threads. */
+    @Param({"1", "2"})
+    public int threads;
+
+    private NDManager manager;
+    private final List<NDArray> live = new ArrayList<>();
+    private final List<NDArray> shadow = new ArrayList<>();
+    private EmaState ema;
+    private LiveWeights liveWeights;
+
+    /** Loads the PyTorch engine with the chosen thread count and creates the live tensors (and NDArray shadows). */
+    @Setup(Level.Trial)
+    public void setUp() {
+        System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
+        System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
+        manager = Engine.getEngine("PyTorch").newBaseManager();
+        List<TensorSpec> tensors = ParameterSets.named(set);
+        manager.getEngine().setRandomSeed(42);
+        for (TensorSpec spec : tensors) {
+            live.add(manager.randomUniform(-1f, 1f, new Shape(spec.shape())));
+        }
+        switch (variant) {
+            case "ema4j" -> {
+                liveWeights = i -> live.get(i).toByteBuffer(true).order(ByteOrder.nativeOrder());
+                ema = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, liveWeights,
+                        threads);
+            }
+            case "ndarray-inplace", "ndarray-temporary" -> live.forEach(p -> shadow.add(p.duplicate()));
+            default -> throw new IllegalArgumentException(
+                    "variant must be ema4j, ndarray-inplace or ndarray-temporary, was " + variant);
+        }
+    }
+
+    /** One update of every tensor of the set. */
+    @Benchmark
+    public Object update() {
+        switch (variant) {
+            case "ema4j" -> {
+                return ema.update(liveWeights);
+            }
+            case "ndarray-inplace" -> {
+                for (int i = 0; i < shadow.size(); i++) {
+                    NDArray p = live.get(i);
+                    shadow.get(i).subi(p).muli(DECAY).addi(p);
+                }
+            }
+            default -> {
+                for (int i = 0; i < shadow.size(); i++) {
+                    try (NDArray weighted = live.get(i).mul(1 - DECAY)) {
+                        shadow.get(i).muli(DECAY).addi(weighted);
+                    }
+                }
+            }
+        }
+        return shadow;
+    }
+
+    /** Frees the native tensors. */
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        manager.close();
+    }
+}

@@ -1,0 +1,114 @@
+package ema4j.bench;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.loss.Loss;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
+import ema4j.cli.data.FashionMnistDataset;
+import ema4j.cli.data.FashionMnistFiles;
+import ema4j.cli.data.Split;
+import ema4j.cli.model.FashionCnn;
+import ema4j.core.schedule.Preset;
+import ema4j.djl.EmaModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * Does an EMA cost training time? Trains the main job's CNN on Fashion-MNIST and times every step (forward,
+ * backward, optimizer, and the EMA's work) under four set-ups taken in turns of 25 steps, so that drift of the
+ * machine's speed hits them alike: no EMA, an EMA update every step, every step in the background (overlapped with
+ * the next forward and backward), and every 4th step with the decay compounded.
+ *
+ * <p>Run: {@code bench/run} runs it, or
+ * {@code java --add-modules jdk.incubator.vector -cp ema4j-bench/target/benchmarks.jar ema4j.bench.TrainingOverhead [steps]}.
+ * Prints one line per set-up: median step time and the overhead over no EMA.
+ */
+public final class TrainingOverhead {
+    private static final String[] SETUPS = {"no EMA", "EMA every step", "EMA in the background", "EMA every 4th step"};
+
+    private TrainingOverhead() {}
+
+    /** Runs the measurement; the optional argument is the number of timed steps (default 1200). */
+    public static void main(String[] args) throws Exception {
+        int steps = args.length > 0 ? Integer.parseInt(args[0]) : 1200;
+        Engine.getInstance().setRandomSeed(1);
+        Path dir = Files.isRegularFile(FashionMnistFiles.DEFAULT_DIR.resolve("train-images-idx3-ubyte.gz"))
+                ? FashionMnistFiles.DEFAULT_DIR : Path.of("ema4j-cli/src/test/resources/fashion-mnist-subset");
+        FashionMnistDataset train = FashionMnistDataset.builder().files(FashionMnistFiles.locate(dir))
+                .split(Split.TRAIN).setSampling(128, true).build();
+        train.prepare(null);
+        try (Model model = Model.newInstance("overhead", Device.cpu())) {
+            model.setBlock(FashionCnn.block());
+            DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                    .optOptimizer(Optimizer.sgd().setLearningRateTracker(Tracker.fixed(0.05f)).optMomentum(0.9f)
+                            .build());
+            try (Trainer trainer = model.newTrainer(config)) {
+                trainer.initialize(new Shape(128, 1, 28, 28));
+                EmaModel every = EmaModel.track(model.getBlock(), Preset.SHORT.schedule());
+                EmaModel background = EmaModel.track(model.getBlock(), Preset.SHORT.schedule());
+                EmaModel fourth = EmaModel.builder(Preset.SHORT.schedule()).updateEvery(4).track(model.getBlock());
+                List<List<Double>> times = new ArrayList<>();
+                for (int i = 0; i < SETUPS.length; i++) {
+                    times.add(new ArrayList<>());
+                }
+                Iterator<Batch> batches = trainer.iterateDataset(train).iterator();
+                int warmup = 50;
+                for (int s = 0; s < steps + warmup; s++) {
+                    if (!batches.hasNext()) {
+                        batches = trainer.iterateDataset(train).iterator();
+                    }
+                    int setup = (s / 25) % SETUPS.length;
+                    long t0 = System.nanoTime();
+                    try (Batch batch = batches.next()) {
+                        try (GradientCollector collector = trainer.newGradientCollector()) {
+                            NDList predictions = trainer.forward(batch.getData(), batch.getLabels());
+                            NDArray loss = trainer.getLoss().evaluate(batch.getLabels(), predictions);
+                            collector.backward(loss);
+                        }
+                        background.awaitBackground();
+                        trainer.step();
+                    }
+                    switch (setup) {
+                        case 1 -> every.step();
+                        case 2 -> background.stepInBackground();
+                        case 3 -> fourth.step();
+                        default -> { }
+                    }
+                    if (setup == 2 && (s + 1) % 25 == 0) {
+                        background.awaitBackground();
+                    }
+                    if (s >= warmup) {
+                        times.get(setup).add((System.nanoTime() - t0) / 1e6);
+                    }
+                }
+                background.awaitBackground();
+                double base = median(times.get(0));
+                System.out.printf("%-24s %8s %8s %10s%n", "set-up", "steps", "median", "overhead");
+                for (int i = 0; i < SETUPS.length; i++) {
+                    double m = median(times.get(i));
+                    System.out.printf("%-24s %8d %6.2f ms %+9.2f%%%n", SETUPS[i], times.get(i).size(), m,
+                            100 * (m / base - 1));
+                }
+            }
+        }
+    }
+
+    private static double median(List<Double> values) {
+        double[] v = values.stream().mapToDouble(Double::doubleValue).toArray();
+        Arrays.sort(v);
+        return v.length == 0 ? Double.NaN : v[v.length / 2];
+    }
+}
