@@ -3,15 +3,19 @@ package ema4j.cli;
 import ema4j.cli.data.DataMissingException;
 import ema4j.cli.data.IdxFormatException;
 import ema4j.io.checkpoint.CheckpointFormatException;
+import ema4j.io.posthoc.SnapshotFormatException;
 import java.nio.file.NoSuchFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code ema4j} command: train, schedule, evaluate, compare, inspect, export and import. */
+/**
+ * The {@code ema4j} command: train, schedule, evaluate, compare, inspect, export, import, posthoc and recalibrate-bn.
+ */
 @Command(name = "ema4j", mixinStandardHelpOptions = true, version = "ema4j 0.1.0",
         description = "Exponential moving average of model weights for DJL: train and compare raw vs EMA weights.",
         subcommands = {TrainCommand.class, ScheduleCommand.class, EvaluateCommand.class, CompareCommand.class,
-                InspectCommand.class, ExportCommand.class, ImportCommand.class})
+                InspectCommand.class, ExportCommand.class, ImportCommand.class, PostHocCommand.class,
+                RecalibrateBnCommand.class})
 public final class Ema4j implements Runnable {
 
     @CommandLine.Spec
@@ -28,7 +32,7 @@ public final class Ema4j implements Runnable {
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof IllegalArgumentException || e instanceof DataMissingException
                     || e instanceof IdxFormatException || e instanceof NoSuchFileException
-                    || e instanceof CheckpointFormatException) {
+                    || e instanceof CheckpointFormatException || e instanceof SnapshotFormatException) {
                 commandLine.getErr().println("ema4j: " + e.getMessage());
                 return 2;
             }

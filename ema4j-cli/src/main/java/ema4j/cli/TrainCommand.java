@@ -13,6 +13,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -85,6 +86,16 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--test-limit", defaultValue = "0", description = "Use only the first N test images (0: all).")
     int testLimit;
 
+    @Option(names = "--posthoc-every", defaultValue = "0", paramLabel = "N",
+            description = "Record post-hoc EMA snapshots (OUT/posthoc) every N steps and at the end, for"
+                    + " 'ema4j posthoc'; 0 records none. Default: ${DEFAULT-VALUE}.")
+    int posthocEvery;
+
+    @Option(names = "--posthoc-sigma-rel", defaultValue = "0.05,0.10", split = ",", paramLabel = "S[,S...]",
+            description = "The sigma_rel of each power-function EMA recorded with --posthoc-every."
+                    + " Default: ${DEFAULT-VALUE}.")
+    List<Double> posthocSigmaRels;
+
     @Mixin
     DataOptions data = new DataOptions();
 
@@ -97,7 +108,7 @@ final class TrainCommand implements Callable<Integer> {
         double lr = learningRate != null ? learningRate : "adam".equals(optimizer) ? 0.001 : 0.05;
         TrainingSettings settings = new TrainingSettings(data.files(), out, epochs, batchSize, optimizer, lr,
                 learningRateSchedule, momentum, seed, threads, ema, noEma ? "none" : schedule.label(), evalEvery,
-                checkpointEvery, trainLimit, testLimit, keepLast, resume);
+                checkpointEvery, trainLimit, testLimit, keepLast, resume, posthocEvery, posthocSigmaRels);
         Engines.configureThreads(threads);
         Files.createDirectories(out);
         PrintWriter stdout = spec.commandLine().getOut();
@@ -129,7 +140,8 @@ final class TrainCommand implements Callable<Integer> {
         } else {
             stdout.println(summary.render());
             stdout.printf("EMA updates took %.2f s in all. Wrote %s: metrics.csv, metrics.json, loss.png, accuracy.png%s,"
-                    + " checkpoints/, models/%n", session.emaSeconds(), out, ema == null ? "" : ", decay.png");
+                    + " checkpoints/, models/%s%n", session.emaSeconds(), out, ema == null ? "" : ", decay.png",
+                    posthocEvery == 0 ? "" : ", posthoc/");
         }
         stdout.flush();
         return 0;

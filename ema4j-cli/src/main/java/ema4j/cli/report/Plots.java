@@ -135,6 +135,39 @@ public final class Plots {
     }
 
     /**
+     * Draws the test accuracy of post-hoc EMAs against their sigma_rel, with the raw weights and the run's own EMA as
+     * horizontal reference lines, into a {@value #WIDTH} x {@value #HEIGHT} PNG.
+     *
+     * @param sigmaRel the reconstructed EMA lengths, increasing
+     * @param accuracy the test accuracy of each, a fraction; NaN for a target that was refused
+     * @param rawAccuracy the raw weights' test accuracy, or NaN for no line
+     * @param emaAccuracy the training run's EMA's test accuracy, or NaN for no line
+     * @param emaLabel the legend of the EMA line, e.g. its schedule
+     * @param png the file to write
+     * @throws IOException when the file cannot be written
+     */
+    public static void posthocSweep(double[] sigmaRel, double[] accuracy, double rawAccuracy, double emaAccuracy,
+            String emaLabel, Path png) throws IOException {
+        requireArgument(sigmaRel != null && accuracy != null && sigmaRel.length == accuracy.length,
+                "sigmaRel and accuracy", "non-null and of one length", null);
+        requireArgument(png != null, "png", "non-null", null);
+        XYChart chart = chart("Post-hoc EMA: test accuracy vs sigma_rel", "sigma_rel", "test accuracy (%)", HEIGHT);
+        chart.getStyler().setLegendPosition(LegendPosition.InsideSE);
+        double[] percent = Arrays.stream(accuracy).map(a -> 100 * a).toArray();
+        add(chart, "post-hoc EMA", new Points(sigmaRel, percent).finite(false, false), EMA, 2.5f,
+                SeriesMarkers.DIAMOND);
+        Points span = new Points(sigmaRel, sigmaRel).finite(false, false);
+        if (span.size() > 0) {
+            double[] ends = {Arrays.stream(span.x).min().orElseThrow(), Arrays.stream(span.x).max().orElseThrow()};
+            add(chart, "raw weights", new Points(ends, new double[] {100 * rawAccuracy, 100 * rawAccuracy})
+                    .finite(false, false), RAW, 2f, SeriesMarkers.NONE);
+            add(chart, emaLabel, new Points(ends, new double[] {100 * emaAccuracy, 100 * emaAccuracy})
+                    .finite(false, false), RAW_SMOOTHED, 2f, SeriesMarkers.NONE);
+        }
+        write(BitmapEncoder.getBufferedImage(chart), png);
+    }
+
+    /**
      * Draws a decay schedule as two stacked panels, the decay and the averaging horizon {@code 1 / (1 - decay)}
      * (about how many recent updates the average spans), into a {@value #WIDTH} x {@value #SCHEDULE_HEIGHT} PNG.
      *

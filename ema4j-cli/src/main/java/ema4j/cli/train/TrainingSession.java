@@ -107,6 +107,9 @@ public final class TrainingSession {
                     ema = emaBuilder == null ? null : emaBuilder.track(model.getBlock());
                 }
                 sampler.resumeAt(at.epoch - 1, (int) at.batchInEpoch);
+                PostHocRecorder posthoc = settings.posthocEvery() == 0 ? null
+                        : PostHocRecorder.start(model.getBlock(), settings.posthocSigmaRels(),
+                                settings.posthocEvery(), settings.out().resolve(PostHocRecorder.DIRECTORY));
                 long start = System.nanoTime();
                 for (; at.epoch <= settings.epochs(); at.epoch++, at.batchInEpoch = 0) {
                     for (Batch batch : trainer.iterateDataset(train)) {
@@ -121,6 +124,10 @@ public final class TrainingSession {
                             emaSeconds += (System.nanoTime() - t0) / 1e9;
                         }
                         at.step++;
+                        if (posthoc != null) {
+                            posthoc.step();
+                            posthoc.recordIfDue(at.step, at.step == totalSteps);
+                        }
                         at.batchInEpoch++;
                         trainLoss.add(new TrainLossPoint(at.step, loss));
                         at.lossSum += loss;

@@ -3,9 +3,11 @@ package ema4j.cli.train;
 import static ema4j.core.Preconditions.requireArgument;
 
 import ema4j.cli.data.FashionMnistFiles;
+import ema4j.core.posthoc.PowerFunctionProfile;
 import ema4j.core.schedule.DecaySchedule;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -29,11 +31,13 @@ import java.util.Map;
  * @param testLimit use only the first N test images, 0 for all
  * @param keepLast complete checkpoints to keep, {@code >= 1}
  * @param resume {@code latest}, a checkpoint directory, or null to start afresh
+ * @param posthocEvery record post-hoc EMA snapshots (OUT/posthoc) every this many steps and at the end, 0 for none
+ * @param posthocSigmaRels the sigma_rel of each power-function EMA recorded for post-hoc reconstruction
  */
 public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, int batchSize, String optimizer,
         double learningRate, String learningRateSchedule, double momentum, long seed, int threads,
         DecaySchedule schedule, String scheduleLabel, int evalEvery, int checkpointEvery, int trainLimit,
-        int testLimit, int keepLast, String resume) {
+        int testLimit, int keepLast, String resume, int posthocEvery, List<Double> posthocSigmaRels) {
 
     /** Validates every value, with the option's name in the message. */
     public TrainingSettings {
@@ -50,6 +54,17 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
         requireArgument(trainLimit >= 0, "--train-limit", ">= 0", trainLimit);
         requireArgument(testLimit >= 0, "--test-limit", ">= 0", testLimit);
         requireArgument(keepLast >= 1, "--keep-last", ">= 1", keepLast);
+        requireArgument(posthocEvery >= 0, "--posthoc-every", ">= 0", posthocEvery);
+        posthocSigmaRels = List.copyOf(posthocSigmaRels);
+        for (double sigmaRel : posthocSigmaRels) {
+            requireArgument(sigmaRel > 0 && sigmaRel <= PowerFunctionProfile.MAX_SIGMA_REL, "--posthoc-sigma-rel",
+                    "in (0, " + PowerFunctionProfile.MAX_SIGMA_REL + "]", sigmaRel);
+        }
+        requireArgument(posthocEvery == 0 || !posthocSigmaRels.isEmpty(), "--posthoc-sigma-rel",
+                "at least one value with --posthoc-every", posthocSigmaRels);
+        // The post-hoc EMAs are not in checkpoints: a resumed run would restart them at the wrong step.
+        requireArgument(posthocEvery == 0 || resume == null, "--resume",
+                "absent with --posthoc-every (post-hoc EMAs are recorded in one uninterrupted run)", resume);
     }
 
     /** The settings as a map for metrics.json. */
@@ -67,6 +82,8 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
         m.put("eval_every", evalEvery);
         m.put("train_limit", trainLimit);
         m.put("test_limit", testLimit);
+        m.put("posthoc_every", posthocEvery);
+        m.put("posthoc_sigma_rel", posthocSigmaRels);
         return m;
     }
 }

@@ -53,6 +53,19 @@ class PlotsTest {
     }
 
     @Test
+    void thePosthocSweepChartIsAPngEvenWithRefusedTargetsAndNoReferenceLines() throws IOException {
+        Path png = dir.resolve("posthoc-sweep.png");
+        Path bare = dir.resolve("posthoc-sweep-bare.png");
+
+        Plots.posthocSweep(new double[] {0.05, 0.1, 0.2}, new double[] {0.88, NAN, 0.9}, 0.87, 0.89, "run's EMA",
+                png);
+        Plots.posthocSweep(new double[] {0.05}, new double[] {NAN}, NAN, NAN, "run's EMA", bare);
+
+        assertPng(png, Plots.WIDTH, Plots.HEIGHT);
+        assertPng(bare, Plots.WIDTH, Plots.HEIGHT);
+    }
+
+    @Test
     void theTestAccuracyChartIsAPngWithOrWithoutEma() throws IOException {
         Path withEma = dir.resolve("accuracy.png");
         Path withoutEma = dir.resolve("accuracy-raw.png");

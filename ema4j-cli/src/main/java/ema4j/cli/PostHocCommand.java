@@ -1,0 +1,108 @@
+package ema4j.cli;
+
+import ai.djl.Model;
+import ema4j.cli.train.TrainingSession;
+import ema4j.core.posthoc.Reconstruction;
+import ema4j.io.posthoc.Snapshot;
+import ema4j.io.posthoc.SnapshotStore;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code ema4j posthoc}: the EMA of any length, reconstructed after training from the snapshots that
+ * {@code train --posthoc-every} recorded (Karras et al., 2024, EDM2, Section 3.2).
+ */
+@Command(name = "posthoc", mixinStandardHelpOptions = true, sortOptions = false,
+        subcommands = PostHocSweepCommand.class,
+        description = "Reconstruct the power-function EMA of each target sigma_rel from the snapshots recorded by"
+                + " 'train --posthoc-every N': solve the least-squares fit of the target's profile, then add the"
+                + " snapshots up one file at a time into OUT/posthoc-sigma<S>.safetensors.")
+final class PostHocCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--sigma-rel", split = ",", paramLabel = "S[,S...]",
+            description = "The EMA lengths to reconstruct, each in (0, 0.3].")
+    List<Double> sigmaRels;
+
+    @Option(names = "--models",
+            description = "Also save each reconstruction as the CNN's DJL model in OUT/models-sigma<S>/ (as"
+                    + " fmnist-ema), its BatchNorm recalibrated unless --bn-batches 0, for 'ema4j evaluate'.")
+    boolean models;
+
+    @Mixin
+    PostHocOptions options = new PostHocOptions();
+
+    @Override
+    public Integer call() throws Exception {
+        if (sigmaRels == null || sigmaRels.isEmpty()) {
+            throw new IllegalArgumentException("--sigma-rel must name at least one EMA length, was missing"
+                    + " (or use 'ema4j posthoc sweep')");
+        }
+        options.validate(models);
+        SnapshotStore store = SnapshotStore.open(options.snapshots);
+        long at = options.targetStep(store);
+        List<Snapshot> chosen = store.snapshotsUpTo(at);
+        // Solve every target first, so a refused one stops the command before any file is written.
+        Map<Double, Reconstruction> solved = new LinkedHashMap<>();
+        for (double sigmaRel : sigmaRels) {
+            solved.put(sigmaRel, options.solve(chosen, sigmaRel, at));
+        }
+        Path out = options.out;
+        Files.createDirectories(out);
+        PrintWriter stdout = spec.commandLine().getOut();
+        stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s%n", chosen.size(), at, options.snapshots);
+        for (Map.Entry<Double, Reconstruction> e : solved.entrySet()) {
+            Reconstruction r = e.getValue();
+            String label = PostHocOptions.label(e.getKey());
+            Path file = out.resolve("posthoc-sigma" + label + ".safetensors");
+            combine(store, chosen, r, at, file);
+            stdout.printf(Locale.ROOT, "sigma_rel %s (gamma %.3f) at step %d: residual %.2e, condition %.2e,"
+                    + " least-squares sum %.4f%n  largest weights: %s%n  wrote %s%n", label, r.target().gamma(), at,
+                    r.residual(), r.conditionNumber(), r.leastSquaresWeightSum(), largestWeights(chosen, r), file);
+            if (models) {
+                Path dir = out.resolve("models-sigma" + label);
+                try (Model model = options.model(file)) {
+                    Files.createDirectories(dir);
+                    model.save(dir, TrainingSession.EMA_NAME);
+                }
+                stdout.printf("  wrote %s (%s); evaluate with 'ema4j evaluate %s'%n",
+                        dir.resolve(TrainingSession.EMA_NAME + "-0000.params"), options.batchNormNote(), dir);
+            }
+        }
+        stdout.flush();
+        return 0;
+    }
+
+    /** Writes the reconstruction's weighted sum of the snapshots, with the target in the file's metadata. */
+    static void combine(SnapshotStore store, List<Snapshot> chosen, Reconstruction r, long at, Path file)
+            throws java.io.IOException {
+        store.combine(chosen, r.weights(), Map.of("sigma_rel", Double.toString(r.target().sigmaRel()),
+                "gamma", Double.toString(r.target().gamma()), "step", Long.toString(at),
+                "residual", Double.toString(r.residual())), file);
+    }
+
+    private static String largestWeights(List<Snapshot> chosen, Reconstruction r) {
+        double[] w = r.weights();
+        List<String> shown = IntStream.range(0, w.length).boxed()
+                .sorted(Comparator.comparingDouble((Integer i) -> -Math.abs(w[i])))
+                .limit(5)
+                .map(i -> String.format(Locale.ROOT, "%+.4f x (step %d, sigma_rel %.3f)", w[i], chosen.get(i).step(),
+                        chosen.get(i).sigmaRel()))
+                .toList();
+        return String.join(", ", shown) + (w.length > shown.size() ? ", ..." : "");
+    }
+}

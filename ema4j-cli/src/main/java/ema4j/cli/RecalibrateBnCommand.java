@@ -1,0 +1,124 @@
+package ema4j.cli;
+
+import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.djl.translate.TranslateException;
+import ema4j.cli.data.FashionMnistDataset;
+import ema4j.cli.data.FashionMnistFiles;
+import ema4j.cli.data.Split;
+import ema4j.cli.model.FashionCnn;
+import ema4j.cli.train.BatchNormRecalibration;
+import ema4j.cli.train.TrainingSession;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code ema4j recalibrate-bn}: BatchNorm running statistics recomputed for a saved model's weights over K training
+ * batches, as PyTorch's {@code update_bn} does; for EMA and post-hoc weights, whose statistics came from other weights.
+ */
+@Command(name = "recalibrate-bn", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Recompute the BatchNorm running mean and variance of a saved model (fmnist-ema or fmnist-raw"
+                + " in MODELS) as the average batch statistics over K training batches, and save it again.")
+final class RecalibrateBnCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "MODELS", description = "A models directory (train's OUT/models, posthoc's models-sigma<S>).")
+    Path models;
+
+    @Option(names = "--as", defaultValue = "ema", paramLabel = "ema|raw",
+            description = "Which model of MODELS to recalibrate. Default: ${DEFAULT-VALUE}.")
+    String as;
+
+    @Option(names = "--batches", defaultValue = "100", paramLabel = "K",
+            description = "Training batches to average over. Default: ${DEFAULT-VALUE}.")
+    int batches;
+
+    @Option(names = "--batch-size", defaultValue = "128", description = "Default: ${DEFAULT-VALUE}.")
+    int batchSize;
+
+    @Option(names = "--train-limit", defaultValue = "0", description = "Use only the first N training images (0: all).")
+    int trainLimit;
+
+    @Option(names = "--into", paramLabel = "DIR", description = "Save into DIR instead of replacing the model in MODELS.")
+    Path into;
+
+    @Option(names = "--threads", defaultValue = "2", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
+    int threads;
+
+    @Mixin
+    DataOptions data = new DataOptions();
+
+    @Override
+    public Integer call() throws Exception {
+        if (!as.equals("ema") && !as.equals("raw")) {
+            throw new IllegalArgumentException("--as must be ema or raw, was " + as);
+        }
+        requireRecalibrationOptions(batches, batchSize, trainLimit);
+        String name = as.equals("ema") ? TrainingSession.EMA_NAME : TrainingSession.RAW_NAME;
+        if (!Files.exists(models.resolve(name + "-0000.params"))) {
+            throw new IllegalArgumentException("MODELS must hold " + name + "-0000.params, was " + models);
+        }
+        Engines.configureThreads(threads);
+        Path target = into == null ? models : into;
+        int used;
+        try (Model model = Model.newInstance(name, Device.cpu())) {
+            model.setBlock(FashionCnn.block());
+            // A block that was only loaded has no input description and DJL's training-mode forward needs one.
+            model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, FashionCnn.INPUT);
+            try {
+                model.load(models, name);
+            } catch (MalformedModelException e) {
+                throw new IllegalArgumentException(models.resolve(name + "-0000.params") + " is not a model of"
+                        + " this CNN: " + e.getMessage(), e);
+            }
+            used = recalibrate(model.getBlock(), model.getNDManager(), data.files(), batches, batchSize, trainLimit);
+            Files.createDirectories(target);
+            model.save(target, name);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf("recalibrated BatchNorm over %d batches of %d; wrote %s%n", used, batchSize,
+                target.resolve(name + "-0000.params"));
+        out.flush();
+        return 0;
+    }
+
+    static void requireRecalibrationOptions(int batches, int batchSize, int trainLimit) {
+        if (batches < 1) {
+            throw new IllegalArgumentException("--batches must be >= 1, was " + batches);
+        }
+        if (batchSize < 2) {
+            throw new IllegalArgumentException("--batch-size must be >= 2 (a variance needs two examples), was "
+                    + batchSize);
+        }
+        if (trainLimit < 0) {
+            throw new IllegalArgumentException("--train-limit must be >= 0, was " + trainLimit);
+        }
+    }
+
+    /** Recalibrates {@code block} on shuffled Fashion-MNIST training batches; returns the batches used. */
+    static int recalibrate(Block block, NDManager manager, FashionMnistFiles files, int batches, int batchSize,
+            int trainLimit) throws IOException, TranslateException {
+        FashionMnistDataset.Builder b = FashionMnistDataset.builder().files(files).split(Split.TRAIN)
+                .setSampling(batchSize, true);
+        if (trainLimit > 0) {
+            b.limit(trainLimit);
+        }
+        FashionMnistDataset train = b.build();
+        train.prepare(null);
+        return BatchNormRecalibration.recalibrate(block, train, batches, manager);
+    }
+}

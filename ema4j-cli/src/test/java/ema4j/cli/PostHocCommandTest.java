@@ -1,0 +1,153 @@
+package ema4j.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ema4j.core.posthoc.PowerFunctionProfile;
+import ema4j.core.posthoc.Reconstruction;
+import ema4j.io.posthoc.Snapshot;
+import ema4j.io.posthoc.SnapshotStore;
+import ema4j.io.safetensors.SafetensorsFile;
+import ema4j.io.safetensors.TensorEntry;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * End to end on the committed subset: record snapshots while training (train --posthoc-every), reconstruct, compare
+ * with a tracked EMA, sweep. One training run serves every test, so {@code posthoc sweep} is tested here too.
+ */
+class PostHocCommandTest {
+    @TempDir
+    static Path run;
+
+    @BeforeAll
+    static void trainWithThreeTrackedLengths() {
+        CliRun train = CliRun.of("train", "--data", CliRun.SUBSET.toString(), "--train-limit", "2000",
+                "--test-limit", "500", "--epochs", "1", "--batch-size", "32", "--eval-every", "1000", "--seed", "7",
+                "--posthoc-every", "10", "--posthoc-sigma-rel", "0.05,0.10,0.15", "--out", run.toString());
+        assertThat(train.exitCode()).as(train.err()).isZero();
+    }
+
+    /** ||a - b|| / ||b|| over the tensors whose names {@code pick} accepts. */
+    private static double relativeError(Path a, Path b, java.util.function.Predicate<String> pick) throws Exception {
+        double diff = 0;
+        double norm = 0;
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
+            for (TensorEntry t : fb.tensors()) {
+                if (!pick.test(t.name())) {
+                    continue;
+                }
+                FloatBuffer x = fa.read(t.name()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                FloatBuffer y = fb.read(t.name()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                for (int i = 0; i < y.limit(); i++) {
+                    diff += Math.pow(x.get(i) - y.get(i), 2);
+                    norm += Math.pow(y.get(i), 2);
+                }
+            }
+        }
+        return Math.sqrt(diff / norm);
+    }
+
+    private static Snapshot tracked(SnapshotStore store, double sigmaRel, long step) {
+        return store.snapshots().stream()
+                .filter(s -> s.step() == step && Math.abs(s.sigmaRel() - sigmaRel) < 1e-9).findFirst().orElseThrow();
+    }
+
+    @Test
+    void trainingRecordedASnapshotOfEachSigmaRelEveryNStepsAndAtTheEnd() throws Exception {
+        SnapshotStore store = SnapshotStore.open(run.resolve("posthoc"));
+        assertThat(store.snapshots()).extracting(Snapshot::step)
+                .containsExactly(10L, 10L, 10L, 20L, 20L, 20L, 30L, 30L, 30L, 40L, 40L, 40L, 50L, 50L, 50L, 60L, 60L,
+                        60L, 63L, 63L, 63L);
+        assertThat(store.snapshots().subList(0, 3)).extracting(Snapshot::sigmaRel)
+                .satisfiesExactly(s -> assertThat(s).isCloseTo(0.05, within(1e-9)),
+                        s -> assertThat(s).isCloseTo(0.10, within(1e-9)),
+                        s -> assertThat(s).isCloseTo(0.15, within(1e-9)));
+        try (SafetensorsFile last = SafetensorsFile.open(store.pathOf(store.snapshots().get(20)))) {
+            assertThat(last.tensors()).allMatch(t -> t.dtype().equals("F32"));
+            assertThat(last.tensors()).extracting(TensorEntry::name).anyMatch(n -> n.contains("runningMean"));
+        }
+    }
+
+    @Test
+    void reconstructingAHeldOutTrackedLengthFromTheOtherTwoMatchesIt(@TempDir Path out) throws Exception {
+        SnapshotStore store = SnapshotStore.open(run.resolve("posthoc"));
+        List<Snapshot> others = store.snapshots().stream().filter(s -> Math.abs(s.sigmaRel() - 0.10) > 1e-9)
+                .toList();
+        Reconstruction r = Reconstruction.solve(others.stream().map(Snapshot::profile).toList(),
+                PowerFunctionProfile.ofSigmaRel(0.10, 63), 0.05);
+        Path combined = out.resolve("heldout.safetensors");
+        store.combine(others, r.weights(), Map.of(), combined);
+        Path direct = store.pathOf(tracked(store, 0.10, 63));
+        double weights = relativeError(combined, direct, n -> !n.contains("running"));
+        double all = relativeError(combined, direct, n -> true);
+        System.out.printf("held-out sigma_rel 0.10 at step 63 from %d snapshots: profile residual %.3e,"
+                + " relative error %.3e (learned weights), %.3e (all tensors)%n", others.size(), r.residual(),
+                weights, all);
+        assertThat(weights).isLessThan(0.02);
+    }
+
+    @Test
+    void posthocWritesTheReconstructionAndAModelThatEvaluates(@TempDir Path out) throws Exception {
+        CliRun posthoc = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--sigma-rel",
+                "0.10,0.12", "--out", out.toString(), "--models", "--bn-batches", "20", "--batch-size", "64",
+                "--data", CliRun.SUBSET.toString(), "--train-limit", "2000");
+        assertThat(posthoc.exitCode()).as(posthoc.err()).isZero();
+        assertThat(posthoc.out()).contains("sigma_rel 0.100").contains("residual").contains("condition");
+        System.out.print(posthoc.out());
+        SnapshotStore store = SnapshotStore.open(run.resolve("posthoc"));
+        double error = relativeError(out.resolve("posthoc-sigma0.100.safetensors"),
+                store.pathOf(tracked(store, 0.10, 63)), n -> !n.contains("running"));
+        System.out.printf("sigma_rel 0.10 with its own snapshots in the solve: relative error %.3e%n", error);
+        assertThat(error).isLessThan(1e-4);
+
+        CliRun evaluate = CliRun.of("evaluate", out.resolve("models-sigma0.120").toString(), "--data",
+                CliRun.SUBSET.toString(), "--test-limit", "500");
+        assertThat(evaluate.exitCode()).as(evaluate.err()).isZero();
+        assertThat(evaluate.out()).containsPattern("EMA\\s+\\d+\\.\\d+\\s+\\d+\\.\\d+%");
+        assertThat(posthoc.out()).contains("BatchNorm recalibrated over 20 batches");
+
+        CliRun combinedStatistics = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(),
+                "--sigma-rel", "0.12", "--out", out.resolve("no-bn").toString(), "--models", "--bn-batches", "0");
+        assertThat(combinedStatistics.exitCode()).as(combinedStatistics.err()).isZero();
+        CliRun evaluateCombined = CliRun.of("evaluate", out.resolve("no-bn/models-sigma0.120").toString(), "--data",
+                CliRun.SUBSET.toString(), "--test-limit", "500");
+        System.out.print("sigma_rel 0.12, BatchNorm recalibrated:\n" + evaluate.out()
+                + "sigma_rel 0.12, BatchNorm statistics as combined:\n" + evaluateCombined.out());
+    }
+
+    @Test
+    void sweepPrintsAndPlotsAccuracyAgainstSigmaRelWithReferenceLinesAndNamesTheBest(@TempDir Path out) {
+        CliRun sweep = CliRun.of("posthoc", "sweep", "--snapshots", run.resolve("posthoc").toString(),
+                "--sigma-rel", "0.05,0.08,0.12,0.15", "--out", out.toString(), "--bn-batches", "5", "--batch-size",
+                "64", "--data", CliRun.SUBSET.toString(), "--train-limit", "2000", "--test-limit", "500");
+        assertThat(sweep.exitCode()).as(sweep.err()).isZero();
+        System.out.print(sweep.out());
+        assertThat(sweep.out()).contains("0.080").contains("raw").contains("run's EMA").contains("best: sigma_rel");
+        assertThat(out.resolve("posthoc-sweep.png")).isNotEmptyFile();
+        assertThat(out.resolve("posthoc-sweep.csv")).isNotEmptyFile();
+    }
+
+    @Test
+    void aTargetTheSnapshotsCannotMatchIsRefusedWithTheSolversMessage(@TempDir Path out) {
+        CliRun posthoc = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--sigma-rel",
+                "0.28", "--max-residual", "0.001", "--out", out.toString());
+        assertThat(posthoc.exitCode()).isEqualTo(2);
+        assertThat(posthoc.err()).startsWith("ema4j: target (sigma_rel 0.2800").contains("cannot be matched");
+        assertThat(out.resolve("posthoc-sigma0.280.safetensors")).doesNotExist();
+    }
+
+    @Test
+    void aStepBeforeTheFirstSnapshotIsRefused(@TempDir Path out) {
+        CliRun posthoc = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--sigma-rel",
+                "0.10", "--step", "5", "--out", out.toString());
+        assertThat(posthoc.exitCode()).isEqualTo(2);
+        assertThat(posthoc.err().strip()).isEqualTo("ema4j: --step must be >= the first recorded step 10, was 5");
+    }
+}

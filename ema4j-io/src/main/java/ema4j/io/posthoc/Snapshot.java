@@ -1,0 +1,30 @@
+package ema4j.io.posthoc;
+
+import static ema4j.core.Preconditions.requireArgument;
+
+import ema4j.core.posthoc.PowerFunctionProfile;
+
+/**
+ * One recorded snapshot of a power-function EMA as the store's manifest lists it.
+ *
+ * @param file the safetensors file's name within the store's directory
+ * @param step the optimizer steps taken when the snapshot was recorded, {@code >= 1}; the profile's time
+ * @param gamma the power-function exponent of the EMA, {@code > -1}
+ * @param sigmaRel the EMA's relative standard deviation, derived from gamma and stored for people reading the manifest
+ * @param sha256 the file's SHA-256, lower-case hex
+ */
+public record Snapshot(String file, long step, double gamma, double sigmaRel, String sha256) {
+
+    /** Validates the step and gamma. */
+    public Snapshot {
+        requireArgument(file != null && !file.isEmpty(), "file", "a non-empty name", file);
+        requireArgument(step >= 1, "step of " + file, ">= 1", step);
+        requireArgument(gamma > -1 && Double.isFinite(gamma), "gamma of " + file, "> -1 and finite", gamma);
+        requireArgument(sha256 != null, "sha256 of " + file, "non-null", null);
+    }
+
+    /** The weighting of the training history this snapshot averages: gamma, ending at its step. */
+    public PowerFunctionProfile profile() {
+        return new PowerFunctionProfile(gamma, step);
+    }
+}

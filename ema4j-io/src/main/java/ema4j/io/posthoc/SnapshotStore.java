@@ -1,0 +1,306 @@
+package ema4j.io.posthoc;
+
+import static ema4j.core.Preconditions.requireArgument;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import ema4j.core.posthoc.PowerFunctionProfile;
+import ema4j.io.AtomicFiles;
+import ema4j.io.safetensors.SafetensorsFile;
+import ema4j.io.safetensors.SafetensorsFormatException;
+import ema4j.io.safetensors.SafetensorsWriter;
+import ema4j.io.safetensors.TensorEntry;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A directory of post-hoc EMA snapshots: one float32 safetensors file per (step, tracked EMA) and the manifest
+ * {@code snapshots.json} that lists each with its step, gamma, sigma_rel and SHA-256 (Karras et al., 2024, EDM2,
+ * Section 3.2).
+ *
+ * <p>Every file is written atomically ({@link AtomicFiles}) and the manifest is rewritten atomically after each
+ * snapshot file, so a run killed at any moment leaves a manifest that lists only complete files. Readers take the
+ * snapshots from the manifest alone; file names are for people. Snapshots are float32 always: post-hoc
+ * reconstruction subtracts nearly equal snapshots with large weights of both signs, which half precision cannot
+ * carry.
+ *
+ * <p>{@link #combine} adds snapshots up streaming, one tensor of one file at a time, so its memory is one model in
+ * double precision plus the largest tensor, whatever the number of snapshots. Not thread-safe: one writer per
+ * directory.
+ */
+public final class SnapshotStore {
+    /** The manifest's file name in a snapshot directory. */
+    public static final String MANIFEST_FILE = "snapshots.json";
+    /** The manifest format this library writes and reads. */
+    public static final int FORMAT_VERSION = 1;
+
+    private static final String DTYPE = "F32";
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(SerializationFeature.INDENT_OUTPUT);
+    private static final int COPY_CHUNK_FLOATS = 1 << 14;
+
+    private final Path directory;
+    private final List<Snapshot> snapshots;
+
+    private SnapshotStore(Path directory, List<Snapshot> snapshots) {
+        this.directory = directory;
+        this.snapshots = new ArrayList<>(snapshots);
+    }
+
+    /**
+     * A store for recording into {@code directory}, created if missing; snapshots an earlier run listed in its
+     * manifest stay listed, so a resumed run appends to them.
+     *
+     * @throws SnapshotFormatException when an existing manifest is damaged
+     * @throws IOException when the file system fails
+     */
+    public static SnapshotStore create(Path directory) throws IOException {
+        requireArgument(directory != null, "directory", "non-null", null);
+        Files.createDirectories(directory);
+        return Files.exists(directory.resolve(MANIFEST_FILE)) ? open(directory)
+                : new SnapshotStore(directory, List.of());
+    }
+
+    /**
+     * Opens an existing store for reading (or further recording).
+     *
+     * @throws SnapshotFormatException when the directory has no manifest, the manifest is damaged, or a file it
+     *     lists is missing
+     * @throws IOException when the file system fails
+     */
+    public static SnapshotStore open(Path directory) throws IOException {
+        requireArgument(directory != null, "directory", "non-null", null);
+        Path manifestFile = directory.resolve(MANIFEST_FILE);
+        if (!Files.isRegularFile(manifestFile)) {
+            throw new SnapshotFormatException(directory, "no " + MANIFEST_FILE + "; this is not a snapshot directory"
+                    + " (record one with train --posthoc-every N)");
+        }
+        SnapshotManifest manifest;
+        try {
+            manifest = JSON.readValue(manifestFile.toFile(), SnapshotManifest.class);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new SnapshotFormatException(manifestFile, "unreadable manifest: " + e.getMessage(), e);
+        }
+        if (manifest == null || manifest.formatVersion() != FORMAT_VERSION || manifest.snapshots() == null) {
+            throw new SnapshotFormatException(manifestFile, "formatVersion must be " + FORMAT_VERSION
+                    + " with a list of snapshots, was " + (manifest == null ? "empty" : manifest.formatVersion()));
+        }
+        for (Snapshot snapshot : manifest.snapshots()) {
+            if (!Files.isRegularFile(directory.resolve(snapshot.file()))) {
+                throw new SnapshotFormatException(directory, "the manifest lists " + snapshot.file()
+                        + " but the file is missing");
+            }
+        }
+        return new SnapshotStore(directory, manifest.snapshots());
+    }
+
+    /**
+     * One float32 tensor of a snapshot.
+     *
+     * @param name the parameter's name, unique within the snapshot
+     * @param shape its dimensions
+     * @param data exactly {@code elements * 4} remaining bytes, little-endian float32; not changed
+     */
+    public record Float32Tensor(String name, long[] shape, ByteBuffer data) {
+        /** Takes a private copy of the shape. */
+        public Float32Tensor {
+            requireArgument(shape != null, "shape of " + name, "non-null", null);
+            shape = shape.clone();
+        }
+
+        /** The dimensions, a fresh copy. */
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+    }
+
+    /**
+     * Records one snapshot: writes its file atomically, then rewrites the manifest atomically. A snapshot of the same
+     * step and gamma recorded before is replaced.
+     *
+     * @param step the optimizer steps taken so far, {@code >= 1}
+     * @param gamma the power-function exponent of the EMA, {@code > -1}
+     * @param tensors every tensor of the EMA model, in the model's order, names unique
+     * @return the manifest's entry for it
+     * @throws IOException when the file system fails; the manifest then still lists only complete files
+     */
+    public Snapshot save(long step, double gamma, List<Float32Tensor> tensors) throws IOException {
+        requireArgument(step >= 1, "step", ">= 1", step);
+        double sigmaRel = PowerFunctionProfile.sigmaRel(gamma);
+        requireArgument(tensors != null && !tensors.isEmpty(), "tensors", "non-empty", tensors);
+        String file = String.format(Locale.ROOT, "snapshot-%012d-ema%d.safetensors", step, emaIndex(gamma));
+        SafetensorsWriter writer = SafetensorsWriter.create()
+                .metadata("format", "pt")
+                .metadata("step", Long.toString(step))
+                .metadata("gamma", Double.toString(gamma))
+                .metadata("sigma_rel", Double.toString(sigmaRel));
+        for (Float32Tensor tensor : tensors) {
+            writer.tensor(tensor.name(), DTYPE, tensor.shape(), tensor.data());
+        }
+        Path path = directory.resolve(file);
+        writer.write(path);
+        Snapshot snapshot = new Snapshot(file, step, gamma, sigmaRel, sha256(path));
+        snapshots.removeIf(s -> s.file().equals(file));
+        snapshots.add(snapshot);
+        byte[] manifest = JSON.writeValueAsBytes(new SnapshotManifest(FORMAT_VERSION, snapshots));
+        AtomicFiles.write(directory.resolve(MANIFEST_FILE), channel -> {
+            ByteBuffer bytes = ByteBuffer.wrap(manifest);
+            while (bytes.hasRemaining()) {
+                channel.write(bytes);
+            }
+        });
+        return snapshot;
+    }
+
+    /** The recorded snapshots in the order they were recorded (an unmodifiable copy). */
+    public List<Snapshot> snapshots() {
+        return List.copyOf(snapshots);
+    }
+
+    /** The snapshots recorded at or before {@code step}, in recorded order. */
+    public List<Snapshot> snapshotsUpTo(long step) {
+        return snapshots.stream().filter(s -> s.step() <= step).toList();
+    }
+
+    /** The store's directory. */
+    public Path directory() {
+        return directory;
+    }
+
+    /** Where {@code snapshot}'s tensors are. */
+    public Path pathOf(Snapshot snapshot) {
+        return directory.resolve(snapshot.file());
+    }
+
+    /**
+     * Writes {@code sum_i weights[i] * snapshot_i} as one float32 safetensors file, atomically, reading one snapshot
+     * file at a time and accumulating in double precision; tensors are paired by name and written in the first
+     * snapshot's order.
+     *
+     * @param chosen snapshots of this store, at least one
+     * @param weights one finite weight per snapshot, e.g. {@code Reconstruction.weights()}
+     * @param metadata written into the output's header (e.g. the target sigma_rel)
+     * @param out the file to create or replace
+     * @throws SnapshotFormatException when a file does not match its manifest entry (SHA-256) or the snapshots do not
+     *     hold the same tensors; the message lists the missing and the unexpected
+     * @throws IOException when the file system fails
+     */
+    public void combine(List<Snapshot> chosen, double[] weights, Map<String, String> metadata, Path out)
+            throws IOException {
+        requireArgument(chosen != null && !chosen.isEmpty(), "snapshots", "non-empty", chosen);
+        requireArgument(weights != null && weights.length == chosen.size(), "weights",
+                "one per snapshot (" + chosen.size() + ")", weights == null ? null : weights.length);
+        for (double w : weights) {
+            requireArgument(Double.isFinite(w), "every weight", "finite", Arrays.toString(weights));
+        }
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        Map<String, double[]> sums = new LinkedHashMap<>();
+        for (int i = 0; i < chosen.size(); i++) {
+            Snapshot snapshot = chosen.get(i);
+            requireArgument(snapshots.contains(snapshot), "snapshot", "one of this store's", snapshot.file());
+            Path path = pathOf(snapshot);
+            if (!sha256(path).equals(snapshot.sha256())) {
+                throw new SnapshotFormatException(path, "SHA-256 differs from the manifest's " + snapshot.sha256()
+                        + ": the file is damaged or was replaced");
+            }
+            try (SafetensorsFile file = SafetensorsFile.open(path)) {
+                if (i == 0) {
+                    for (TensorEntry tensor : file.tensors()) {
+                        shapes.put(tensor.name(), tensor.shape());
+                        sums.put(tensor.name(), new double[Math.toIntExact(tensor.byteLength() / 4)]);
+                    }
+                }
+                requireSameTensors(path, file, shapes);
+                for (TensorEntry tensor : file.tensors()) {
+                    accumulate(file.read(tensor.name()), weights[i], sums.get(tensor.name()));
+                }
+            } catch (SafetensorsFormatException e) {
+                throw new SnapshotFormatException(path, e.getMessage(), e);
+            }
+        }
+        SafetensorsWriter writer = SafetensorsWriter.create().metadata("format", "pt").metadata(metadata);
+        for (Map.Entry<String, double[]> e : sums.entrySet()) {
+            double[] sum = e.getValue();
+            writer.tensor(e.getKey(), DTYPE, shapes.get(e.getKey()), channel -> {
+                ByteBuffer chunk = ByteBuffer.allocate(4 * Math.min(COPY_CHUNK_FLOATS, Math.max(1, sum.length)))
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                for (int from = 0; from < sum.length; from += COPY_CHUNK_FLOATS) {
+                    chunk.clear();
+                    for (int k = from; k < Math.min(sum.length, from + COPY_CHUNK_FLOATS); k++) {
+                        chunk.putFloat((float) sum[k]);
+                    }
+                    chunk.flip();
+                    while (chunk.hasRemaining()) {
+                        channel.write(chunk);
+                    }
+                }
+            });
+        }
+        writer.write(out);
+    }
+
+    @Override
+    public String toString() {
+        return "SnapshotStore{" + directory + ", " + snapshots.size() + " snapshots}";
+    }
+
+    /** Files are named by the gamma's position among the gammas recorded so far: ema0, ema1, ... */
+    private int emaIndex(double gamma) {
+        List<Double> gammas = snapshots.stream().map(Snapshot::gamma).distinct().toList();
+        int index = gammas.indexOf(gamma);
+        return index >= 0 ? index : gammas.size();
+    }
+
+    private static void requireSameTensors(Path path, SafetensorsFile file, Map<String, long[]> shapes) {
+        List<String> problems = new ArrayList<>();
+        for (String name : shapes.keySet()) {
+            if (file.find(name).isEmpty()) {
+                problems.add("missing " + name);
+            }
+        }
+        for (TensorEntry tensor : file.tensors()) {
+            long[] expected = shapes.get(tensor.name());
+            if (expected == null) {
+                problems.add("unexpected " + tensor.name());
+            } else if (!Arrays.equals(expected, tensor.shape())) {
+                problems.add(tensor.name() + " has shape " + Arrays.toString(tensor.shape()) + ", the first snapshot "
+                        + Arrays.toString(expected));
+            } else if (!tensor.dtype().equals(DTYPE)) {
+                problems.add(tensor.name() + " is " + tensor.dtype() + ", must be " + DTYPE);
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new SnapshotFormatException(path, "snapshots must hold the same float32 tensors, but "
+                    + String.join("; ", problems));
+        }
+    }
+
+    private static void accumulate(ByteBuffer bytes, double weight, double[] sum) {
+        FloatBuffer values = bytes.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        for (int k = 0; k < sum.length; k++) {
+            sum[k] += weight * values.get(k);
+        }
+    }
+
+    static String sha256(Path file) throws IOException {
+        return ema4j.io.FileDigest.sha256(file);
+    }
+
+    /** The manifest's JSON form. */
+    record SnapshotManifest(int formatVersion, List<Snapshot> snapshots) {}
+}
