@@ -2,7 +2,6 @@ package ema4j.cli;
 
 import ai.djl.Device;
 import ai.djl.Model;
-import ai.djl.MalformedModelException;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
 import ai.djl.training.evaluator.Accuracy;
@@ -31,7 +30,7 @@ final class EvaluateCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Parameters(paramLabel = "MODELS", description = "A models directory written by train (OUT/models).")
-    Path checkpoint;
+    Path models;
 
     @Option(names = "--test-limit", defaultValue = "0", description = "Use only the first N test images (0: all).")
     int testLimit;
@@ -44,8 +43,8 @@ final class EvaluateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isDirectory(checkpoint)) {
-            throw new IllegalArgumentException("MODELS must be a directory written by train (OUT/models), was " + checkpoint);
+        if (!Files.isDirectory(models)) {
+            throw new IllegalArgumentException("MODELS must be a directory written by train (OUT/models), was " + models);
         }
         if (testLimit < 0) {
             throw new IllegalArgumentException("--test-limit must be >= 0, was " + testLimit);
@@ -61,13 +60,13 @@ final class EvaluateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         out.printf("%-8s  %10s  %9s%n", "weights", "test loss", "accuracy");
         for (String name : new String[] {TrainingSession.RAW_NAME, TrainingSession.EMA_NAME}) {
-            if (!Files.exists(checkpoint.resolve(name + "-0000.params"))) {
+            if (!Files.exists(models.resolve(name + "-0000.params"))) {
                 out.printf("%-8s  %10s  %9s%n", label(name), "-", "-");
                 continue;
             }
             try (Model model = Model.newInstance(name, Device.cpu())) {
                 model.setBlock(FashionCnn.block());
-                load(model, name);
+                FashionCnn.load(model, models, name);
                 try (Trainer trainer = model.newTrainer(new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                         .addEvaluator(new Accuracy()).optDevices(new Device[] {Device.cpu()}))) {
                     Evaluation e = Evaluation.of(trainer, test);
@@ -77,15 +76,6 @@ final class EvaluateCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
-    }
-
-    private void load(Model model, String name) throws java.io.IOException {
-        try {
-            model.load(checkpoint, name);
-        } catch (MalformedModelException e) {
-            throw new IllegalArgumentException(checkpoint.resolve(name + "-0000.params") + " is not a model of"
-                    + " this CNN: " + e.getMessage(), e);
-        }
     }
 
     private static String label(String name) {

@@ -1,7 +1,6 @@
 package ema4j.cli;
 
 import ai.djl.Device;
-import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.Trainer;
@@ -160,12 +159,7 @@ final class PostHocSweepCommand implements Callable<Integer> {
         }
         try (Model model = Model.newInstance(name, Device.cpu())) {
             model.setBlock(FashionCnn.block());
-            try {
-                model.load(models, name);
-            } catch (MalformedModelException e) {
-                throw new IllegalArgumentException(models.resolve(name + "-0000.params") + " is not a model of"
-                        + " this CNN: " + e.getMessage(), e);
-            }
+            FashionCnn.load(model, models, name);
             return evaluate(model, test);
         }
     }

@@ -1,7 +1,6 @@
 package ema4j.cli;
 
 import ai.djl.Device;
-import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -79,12 +78,7 @@ final class RecalibrateBnCommand implements Callable<Integer> {
             model.setBlock(FashionCnn.block());
             // A block that was only loaded has no input description and DJL's training-mode forward needs one.
             model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, FashionCnn.INPUT);
-            try {
-                model.load(models, name);
-            } catch (MalformedModelException e) {
-                throw new IllegalArgumentException(models.resolve(name + "-0000.params") + " is not a model of"
-                        + " this CNN: " + e.getMessage(), e);
-            }
+            FashionCnn.load(model, models, name);
             used = recalibrate(model.getBlock(), model.getNDManager(), data.files(), batches, batchSize, trainLimit);
             Files.createDirectories(target);
             model.save(target, name);

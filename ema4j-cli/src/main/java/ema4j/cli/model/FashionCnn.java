@@ -1,5 +1,7 @@
 package ema4j.cli.model;
 
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
@@ -9,6 +11,8 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.nn.pooling.Pool;
+import java.io.IOException;
+import java.nio.file.Path;
 
 /**
  * The small CNN with BatchNorm that the seed's loop trains on Fashion-MNIST: two conv-BN-ReLU-pool stages, a hidden
@@ -36,5 +40,21 @@ public final class FashionCnn {
                 .add(Linear.builder().setUnits(128).build())
                 .add(Activation::relu)
                 .add(Linear.builder().setUnits(10).build());
+    }
+
+    /**
+     * Loads saved weights of this CNN ({@code dir/name-0000.params}, as {@code Model.save} writes them) into the
+     * block of {@code model}, which must be one of {@link #block()}.
+     *
+     * @throws IllegalArgumentException when the file holds another architecture
+     * @throws IOException when the file cannot be read
+     */
+    public static void load(Model model, Path dir, String name) throws IOException {
+        try {
+            model.load(dir, name);
+        } catch (MalformedModelException e) {
+            throw new IllegalArgumentException(dir.resolve(name + "-0000.params") + " is not a model of this CNN: "
+                    + e.getMessage(), e);
+        }
     }
 }
