@@ -50,7 +50,7 @@ public class DjlUpdateBenchmark {
     private static final float DECAY = 0.999f;
 
     /** The parameter set, see {@link ParameterSets}. */
-    @Param({"resnet50"})
+    @Param({"resnet50", "100m"})
     public String set;
 
     /** {@code ema4j}, {@code ndarray-inplace} or {@code ndarray-temporary}. */

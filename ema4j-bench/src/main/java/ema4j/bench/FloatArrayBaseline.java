@@ -11,12 +11,12 @@ import java.util.concurrent.Future;
  * The same-run baseline: the EMA update {@code e[i] = fma(a, w[i] - e[i], e[i])} over plain {@code float[]} arrays,
  * one per tensor, with no non-finite check, as fast as the JIT makes a simple loop.
  *
- * <p>Threads split the concatenated element range into equal runs cut at multiples of 2048 elements, as
+ * <p>Threads split the concatenated element range into equal runs cut at multiples of 256 elements, as
  * {@code EmaState} does; the calling thread runs the first run and a small fixed pool of daemon threads the rest.
  * Not thread-safe.
  */
 final class FloatArrayBaseline implements AutoCloseable {
-    private static final int CUT = 2048;
+    private static final int CUT = 256;
 
     private final float[][] shadow;
     private final float[][] live;

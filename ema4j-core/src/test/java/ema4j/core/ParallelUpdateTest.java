@@ -26,7 +26,7 @@ class ParallelUpdateTest {
     @Property(tries = 300)
     void theVectorKernelGivesTheBitsOfTheScalarKernel(@ForAll @IntRange(min = 0, max = 9000) int size,
             @ForAll @IntRange(min = 0, max = 9000) int from, @ForAll @IntRange(min = -1, max = 9000) int nanAt,
-            @ForAll long seed) {
+            @ForAll @IntRange(min = -1, max = 9000) int overflowAt, @ForAll long seed) {
         from = Math.min(from, size);
         Random random = new Random(seed);
         float[] e = new float[size];
@@ -34,6 +34,11 @@ class ParallelUpdateTest {
         for (int i = 0; i < size; i++) {
             e[i] = (float) random.nextGaussian();
             w[i] = (float) random.nextGaussian() * 10;
+        }
+        if (overflowAt >= 0 && overflowAt < size) {
+            // finite, but w - e overflows to infinity: must be averaged (as the scalar kernel does), not reported
+            w[overflowAt] = Float.MAX_VALUE;
+            e[overflowAt] = -Float.MAX_VALUE;
         }
         if (nanAt >= 0 && nanAt < size) {
             w[nanAt] = random.nextBoolean() ? Float.NaN : Float.NEGATIVE_INFINITY;
