@@ -5,7 +5,12 @@ import ema4j.cli.train.TrainingSession;
 import ema4j.core.posthoc.Reconstruction;
 import ema4j.io.posthoc.Snapshot;
 import ema4j.io.posthoc.SnapshotStore;
+import ema4j.io.safetensors.SafetensorsFile;
+import ema4j.io.safetensors.TensorEntry;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -38,6 +43,12 @@ final class PostHocCommand implements Callable<Integer> {
             description = "The EMA lengths to reconstruct, each in (0, 0.3].")
     List<Double> sigmaRels;
 
+    @Option(names = "--exclude-sigma-rel", split = ",", paramLabel = "S[,S...]",
+            description = "Leave out the snapshots of these tracked EMA lengths. Reconstructing a length that was"
+                    + " tracked but left out checks the method: the output then gives the relative error against the"
+                    + " EMA tracked directly.")
+    List<Double> excluded = List.of();
+
     @Option(names = "--models",
             description = "Also save each reconstruction as the CNN's DJL model in OUT/models-sigma<S>/ (as"
                     + " fmnist-ema), its BatchNorm recalibrated unless --bn-batches 0, for 'ema4j evaluate'.")
@@ -55,7 +66,12 @@ final class PostHocCommand implements Callable<Integer> {
         options.validate(models);
         SnapshotStore store = SnapshotStore.open(options.snapshots);
         long at = options.targetStep(store);
-        List<Snapshot> chosen = store.snapshotsUpTo(at);
+        List<Snapshot> chosen = store.snapshotsUpTo(at).stream()
+                .filter(snapshot -> excluded.stream().noneMatch(x -> sameLength(x, snapshot.sigmaRel()))).toList();
+        if (chosen.isEmpty()) {
+            throw new IllegalArgumentException("--exclude-sigma-rel must leave some snapshots up to step " + at
+                    + ", was " + excluded);
+        }
         // Solve every target first, so a refused one stops the command before any file is written.
         Map<Double, Reconstruction> solved = new LinkedHashMap<>();
         for (double sigmaRel : sigmaRels) {
@@ -64,7 +80,8 @@ final class PostHocCommand implements Callable<Integer> {
         Path out = options.out;
         Files.createDirectories(out);
         PrintWriter stdout = spec.commandLine().getOut();
-        stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s%n", chosen.size(), at, options.snapshots);
+        stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s%s%n", chosen.size(), at, options.snapshots,
+                excluded.isEmpty() ? "" : ", sigma_rel " + excluded + " left out");
         for (Map.Entry<Double, Reconstruction> e : solved.entrySet()) {
             Reconstruction r = e.getValue();
             String label = PostHocOptions.label(e.getKey());
@@ -73,6 +90,14 @@ final class PostHocCommand implements Callable<Integer> {
             stdout.printf(Locale.ROOT, "sigma_rel %s (gamma %.3f) at step %d: residual %.2e, condition %.2e,"
                     + " least-squares sum %.4f%n  largest weights: %s%n  wrote %s%n", label, r.target().gamma(), at,
                     r.residual(), r.conditionNumber(), r.leastSquaresWeightSum(), largestWeights(chosen, r), file);
+            Snapshot direct = store.snapshots().stream()
+                    .filter(s -> s.step() == at && sameLength(s.sigmaRel(), e.getKey())).findFirst().orElse(null);
+            if (direct != null) {
+                stdout.printf(Locale.ROOT, "  vs the EMA tracked directly (%s): relative L2 error %.3e on the"
+                        + " weights, %.3e on all tensors with BatchNorm's%n", direct.file(),
+                        relativeError(file, store.pathOf(direct), name -> !name.contains("BatchNorm")),
+                        relativeError(file, store.pathOf(direct), name -> true));
+            }
             if (models) {
                 Path dir = out.resolve("models-sigma" + label);
                 try (Model model = options.model(file)) {
@@ -93,6 +118,30 @@ final class PostHocCommand implements Callable<Integer> {
         store.combine(chosen, r.weights(), Map.of("sigma_rel", Double.toString(r.target().sigmaRel()),
                 "gamma", Double.toString(r.target().gamma()), "step", Long.toString(at),
                 "residual", Double.toString(r.residual())), file);
+    }
+
+    private static boolean sameLength(double a, double b) {
+        return Math.abs(a - b) <= 1e-9 * Math.max(a, b);
+    }
+
+    /** ||a - b|| / ||b|| over the float32 tensors of {@code b} whose names {@code pick} accepts. */
+    static double relativeError(Path a, Path b, java.util.function.Predicate<String> pick) throws IOException {
+        double difference = 0;
+        double norm = 0;
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
+            for (TensorEntry t : fb.tensors()) {
+                if (!pick.test(t.name())) {
+                    continue;
+                }
+                FloatBuffer x = fa.read(t.name()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                FloatBuffer y = fb.read(t.name()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                for (int i = 0; i < y.limit(); i++) {
+                    difference += Math.pow((double) x.get(i) - y.get(i), 2);
+                    norm += Math.pow(y.get(i), 2);
+                }
+            }
+        }
+        return Math.sqrt(difference / norm);
     }
 
     private static String largestWeights(List<Snapshot> chosen, Reconstruction r) {

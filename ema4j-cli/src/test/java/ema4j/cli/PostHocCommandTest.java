@@ -3,17 +3,11 @@ package ema4j.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import ema4j.core.posthoc.PowerFunctionProfile;
-import ema4j.core.posthoc.Reconstruction;
 import ema4j.io.posthoc.Snapshot;
 import ema4j.io.posthoc.SnapshotStore;
 import ema4j.io.safetensors.SafetensorsFile;
 import ema4j.io.safetensors.TensorEntry;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,24 +28,8 @@ class PostHocCommandTest {
         assertThat(train.exitCode()).as(train.err()).isZero();
     }
 
-    /** ||a - b|| / ||b|| over the tensors whose names {@code pick} accepts. */
     private static double relativeError(Path a, Path b, java.util.function.Predicate<String> pick) throws Exception {
-        double diff = 0;
-        double norm = 0;
-        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
-            for (TensorEntry t : fb.tensors()) {
-                if (!pick.test(t.name())) {
-                    continue;
-                }
-                FloatBuffer x = fa.read(t.name()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-                FloatBuffer y = fb.read(t.name()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-                for (int i = 0; i < y.limit(); i++) {
-                    diff += Math.pow(x.get(i) - y.get(i), 2);
-                    norm += Math.pow(y.get(i), 2);
-                }
-            }
-        }
-        return Math.sqrt(diff / norm);
+        return PostHocCommand.relativeError(a, b, pick);
     }
 
     private static Snapshot tracked(SnapshotStore store, double sigmaRel, long step) {
@@ -77,20 +55,23 @@ class PostHocCommandTest {
 
     @Test
     void reconstructingAHeldOutTrackedLengthFromTheOtherTwoMatchesIt(@TempDir Path out) throws Exception {
+        CliRun posthoc = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--sigma-rel", "0.10",
+                "--exclude-sigma-rel", "0.10", "--out", out.toString());
+        assertThat(posthoc.exitCode()).as(posthoc.err()).isZero();
+        System.out.print(posthoc.out());
+
         SnapshotStore store = SnapshotStore.open(run.resolve("posthoc"));
-        List<Snapshot> others = store.snapshots().stream().filter(s -> Math.abs(s.sigmaRel() - 0.10) > 1e-9)
-                .toList();
-        Reconstruction r = Reconstruction.solve(others.stream().map(Snapshot::profile).toList(),
-                PowerFunctionProfile.ofSigmaRel(0.10, 63), 0.05);
-        Path combined = out.resolve("heldout.safetensors");
-        store.combine(others, r.weights(), Map.of(), combined);
+        Path combined = out.resolve("posthoc-sigma0.100.safetensors");
         Path direct = store.pathOf(tracked(store, 0.10, 63));
-        double weights = relativeError(combined, direct, n -> !n.contains("running"));
-        double all = relativeError(combined, direct, n -> true);
-        System.out.printf("held-out sigma_rel 0.10 at step 63 from %d snapshots: profile residual %.3e,"
-                + " relative error %.3e (learned weights), %.3e (all tensors)%n", others.size(), r.residual(),
-                weights, all);
+        double weights = relativeError(combined, direct, n -> !n.contains("BatchNorm"));
+        // 14 snapshots of 0.05 and 0.15, none of 0.10; the printed error is the one computed here
+        assertThat(posthoc.out()).contains("14 snapshots up to step 63", "sigma_rel [0.1] left out",
+                String.format(java.util.Locale.ROOT, "relative L2 error %.3e on the weights", weights));
         assertThat(weights).isLessThan(0.02);
+        CliRun nothingLeft = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--sigma-rel",
+                "0.10", "--exclude-sigma-rel", "0.05,0.1,0.15", "--out", out.toString());
+        assertThat(nothingLeft.err().strip()).isEqualTo("ema4j: --exclude-sigma-rel must leave some snapshots up to"
+                + " step 63, was [0.05, 0.1, 0.15]");
     }
 
     @Test

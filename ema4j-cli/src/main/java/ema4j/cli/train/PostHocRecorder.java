@@ -7,15 +7,25 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import com.fasterxml.jackson.databind.JsonNode;
+import ema4j.core.schedule.DecaySchedule;
 import ema4j.core.schedule.PowerFunction;
 import ema4j.djl.EmaModel;
+import ema4j.djl.checkpoint.TrainingCheckpoint;
+import ema4j.io.checkpoint.Checkpoint;
+import ema4j.io.checkpoint.ScheduleCodec;
+import ema4j.io.posthoc.Snapshot;
 import ema4j.io.posthoc.SnapshotStore;
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Records post-hoc EMA snapshots during training (Karras et al., 2024, EDM2, Section 3.2): one power-function EMA per
@@ -23,7 +33,8 @@ import java.util.List;
  * EMA model of each (averaged weights, BatchNorm statistics as copied) written into a {@link SnapshotStore}.
  *
  * <p>The snapshot's profile time is the optimizer step, which is also the number of updates each EMA has seen: they
- * start with the run, so resuming a run (which would restart them) is not supported. Not thread-safe; call from the
+ * start with the run. Checkpoints carry the EMAs ({@link #checkpointed()}), so a resumed run ({@link #resume})
+ * continues them exactly and rewrites the snapshots recorded after its checkpoint. Not thread-safe; call from the
  * training loop.
  */
 public final class PostHocRecorder {
@@ -36,15 +47,13 @@ public final class PostHocRecorder {
     private final SnapshotStore store;
     private final int every;
 
-    private PostHocRecorder(Block block, List<Double> sigmaRels, SnapshotStore store, int every) {
+    private PostHocRecorder(Block block, List<PowerFunction> schedules, List<EmaModel> emas, SnapshotStore store,
+            int every) {
         this.block = block;
         this.store = store;
         this.every = every;
-        for (double sigmaRel : sigmaRels) {
-            PowerFunction schedule = PowerFunction.ofSigmaRel(sigmaRel);
-            schedules.add(schedule);
-            emas.add(EmaModel.builder(schedule).track(block));
-        }
+        this.schedules.addAll(schedules);
+        this.emas.addAll(emas);
     }
 
     /**
@@ -57,6 +66,73 @@ public final class PostHocRecorder {
      */
     public static PostHocRecorder start(Block block, List<Double> sigmaRels, int every, Path directory)
             throws IOException {
+        List<PowerFunction> schedules = schedules(block, sigmaRels, every);
+        SnapshotStore store = SnapshotStore.create(directory);
+        // Profiles from two runs in one manifest would be combined as if they were one run's history.
+        requireArgument(store.snapshots().isEmpty(), "--out", "a directory whose " + DIRECTORY
+                + "/ holds no snapshots of an earlier run", directory.getParent() + " (" + store.snapshots().size()
+                + " snapshots in " + directory + "; delete them or choose another --out)");
+        List<EmaModel> emas = new ArrayList<>();
+        for (PowerFunction schedule : schedules) {
+            emas.add(EmaModel.builder(schedule).track(block));
+        }
+        return new PostHocRecorder(block, schedules, emas, store, every);
+    }
+
+    /**
+     * Continues recording from a checkpoint written by a run that recorded with the same sigma_rels: resumes each
+     * power-function EMA from the checkpoint, and forgets the snapshots that run recorded after the checkpoint's
+     * step (the resumed run trains those steps again and records them anew).
+     *
+     * @param block the training block, its weights restored from {@code checkpoint}
+     * @param sigmaRels the EMA lengths tracked, the same as the checkpoint's, in the same order
+     * @param every record every this many steps, {@code >= 1} (may differ from the earlier run's)
+     * @param directory the earlier run's snapshot directory
+     * @param checkpoint the checkpoint resumed from
+     * @param step the optimizer steps that checkpoint had taken
+     */
+    public static PostHocRecorder resume(Block block, List<Double> sigmaRels, int every, Path directory,
+            Checkpoint checkpoint, long step) throws IOException {
+        List<PowerFunction> schedules = schedules(block, sigmaRels, every);
+        Map<String, JsonNode> saved = new LinkedHashMap<>(TrainingCheckpoint.additionalEmaSchedules(checkpoint));
+        saved.keySet().removeIf(name -> !name.startsWith(CHECKPOINT_PREFIX));
+        List<String> savedSigmaRels = new ArrayList<>();
+        boolean same = saved.size() == schedules.size();
+        int i = 0;
+        for (Map.Entry<String, JsonNode> e : saved.entrySet()) {
+            DecaySchedule schedule = ScheduleCodec.fromJson(e.getValue());
+            savedSigmaRels.add(schedule instanceof PowerFunction p
+                    ? new BigDecimal(p.sigmaRel()).round(new MathContext(6)).stripTrailingZeros().toPlainString()
+                    : schedule.toString());
+            same &= e.getKey().equals(checkpointName(i)) && i < schedules.size() && schedule.equals(schedules.get(i));
+            i++;
+        }
+        if (saved.isEmpty()) {
+            throw new IllegalArgumentException("--posthoc-every must be absent to resume from " + checkpoint.directory()
+                    + ", was " + every + " (that run recorded no post-hoc snapshots; resume without it, or start a"
+                    + " new run)");
+        }
+        requireArgument(same, "--posthoc-sigma-rel", "the checkpoint's " + savedSigmaRels + " to resume",
+                sigmaRels);
+        SnapshotStore store = SnapshotStore.create(directory);
+        store.discardAfter(step);
+        for (Snapshot snapshot : store.snapshots()) {
+            boolean ours = schedules.stream().anyMatch(s -> s.gamma() == snapshot.gamma());
+            if (!ours) {
+                throw new IllegalArgumentException(directory + " holds " + snapshot.file() + " (sigma_rel "
+                        + snapshot.sigmaRel() + "), which the checkpoint's EMAs did not record; resume into the"
+                        + " run's own --out");
+            }
+        }
+        List<EmaModel> emas = new ArrayList<>();
+        for (int k = 0; k < schedules.size(); k++) {
+            emas.add(TrainingCheckpoint.resumeAdditionalEma(checkpoint, checkpointName(k),
+                    EmaModel.builder(schedules.get(k)), block));
+        }
+        return new PostHocRecorder(block, schedules, emas, store, every);
+    }
+
+    private static List<PowerFunction> schedules(Block block, List<Double> sigmaRels, int every) {
         requireArgument(every >= 1, "--posthoc-every", ">= 1", every);
         requireArgument(sigmaRels != null && !sigmaRels.isEmpty(), "--posthoc-sigma-rel", "at least one value",
                 sigmaRels);
@@ -65,12 +141,22 @@ public final class PostHocRecorder {
             requireArgument(type == DataType.FLOAT32, "parameter " + p.getKey(), "float32 for post-hoc snapshots",
                     type);
         }
-        SnapshotStore store = SnapshotStore.create(directory);
-        // Profiles from two runs in one manifest would be combined as if they were one run's history.
-        requireArgument(store.snapshots().isEmpty(), "--out", "a directory whose " + DIRECTORY
-                + "/ holds no snapshots of an earlier run", directory.getParent() + " (" + store.snapshots().size()
-                + " snapshots in " + directory + "; delete them or choose another --out)");
-        return new PostHocRecorder(block, sigmaRels, store, every);
+        return sigmaRels.stream().map(PowerFunction::ofSigmaRel).toList();
+    }
+
+    /** The tracked EMAs by the names a checkpoint keeps them under, for {@code TrainingCheckpoint.contents}. */
+    public Map<String, EmaModel> checkpointed() {
+        Map<String, EmaModel> named = new LinkedHashMap<>();
+        for (int i = 0; i < emas.size(); i++) {
+            named.put(checkpointName(i), emas.get(i));
+        }
+        return named;
+    }
+
+    private static final String CHECKPOINT_PREFIX = "posthoc-ema";
+
+    private static String checkpointName(int i) {
+        return CHECKPOINT_PREFIX + i;
     }
 
     /** Updates every tracked EMA with the block's current weights; call once after each optimizer step. */

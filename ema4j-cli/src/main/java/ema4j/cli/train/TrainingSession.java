@@ -6,6 +6,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.Trainer;
@@ -14,6 +15,7 @@ import ai.djl.training.evaluator.Accuracy;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.TranslateException;
+import com.fasterxml.jackson.databind.JsonNode;
 import ema4j.cli.data.FashionMnistDataset;
 import ema4j.cli.data.Split;
 import ema4j.cli.model.FashionCnn;
@@ -28,14 +30,13 @@ import ema4j.djl.optim.CheckpointableSgd;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.CheckpointStore;
 import ema4j.io.checkpoint.ScheduleCodec;
-import com.fasterxml.jackson.databind.JsonNode;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One training run of the small CNN on Fashion-MNIST with an EMA beside it: the seed's loop (section 2.2), with the
@@ -107,9 +108,7 @@ public final class TrainingSession {
                     ema = emaBuilder == null ? null : emaBuilder.track(model.getBlock());
                 }
                 sampler.resumeAt(at.epoch - 1, (int) at.batchInEpoch);
-                PostHocRecorder posthoc = settings.posthocEvery() == 0 ? null
-                        : PostHocRecorder.start(model.getBlock(), settings.posthocSigmaRels(),
-                                settings.posthocEvery(), settings.out().resolve(PostHocRecorder.DIRECTORY));
+                PostHocRecorder posthoc = posthocRecorder(model.getBlock(), resumed, at.step);
                 long start = System.nanoTime();
                 for (; at.epoch <= settings.epochs(); at.epoch++, at.batchInEpoch = 0) {
                     for (Batch batch : trainer.iterateDataset(train)) {
@@ -145,7 +144,8 @@ public final class TrainingSession {
                                 next.epoch++;
                                 next.batchInEpoch = 0;
                             }
-                            store.save(at.step, TrainingCheckpoint.contents(model.getBlock(), ema, optimizer,
+                            store.save(at.step, TrainingCheckpoint.contents(model.getBlock(), ema,
+                                    posthoc == null ? Map.of() : posthoc.checkpointed(), optimizer,
                                     next.toMap(rows, trainLoss)));
                         }
                     }
@@ -154,6 +154,22 @@ public final class TrainingSession {
                 save(model, ema);
             }
         }
+    }
+
+    /** The post-hoc snapshot recorder: none, a fresh one, or one continuing the resumed checkpoint's EMAs. */
+    private PostHocRecorder posthocRecorder(Block block, Checkpoint resumed, long step) throws IOException {
+        Path directory = settings.out().resolve(PostHocRecorder.DIRECTORY);
+        if (settings.posthocEvery() == 0) {
+            if (resumed != null && !TrainingCheckpoint.additionalEmaSchedules(resumed).isEmpty()) {
+                progress.line("note: " + resumed.directory() + " carries post-hoc EMAs; without --posthoc-every this"
+                        + " run records no more snapshots and its checkpoints drop them");
+            }
+            return null;
+        }
+        return resumed == null
+                ? PostHocRecorder.start(block, settings.posthocSigmaRels(), settings.posthocEvery(), directory)
+                : PostHocRecorder.resume(block, settings.posthocSigmaRels(), settings.posthocEvery(), directory,
+                        resumed, step);
     }
 
     private Checkpoint resumeFrom(CheckpointStore store) throws IOException {

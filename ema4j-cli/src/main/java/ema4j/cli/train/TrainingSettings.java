@@ -62,9 +62,6 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
         }
         requireArgument(posthocEvery == 0 || !posthocSigmaRels.isEmpty(), "--posthoc-sigma-rel",
                 "at least one value with --posthoc-every", posthocSigmaRels);
-        // The post-hoc EMAs are not in checkpoints: a resumed run would restart them at the wrong step.
-        requireArgument(posthocEvery == 0 || resume == null, "--resume",
-                "absent with --posthoc-every (post-hoc EMAs are recorded in one uninterrupted run)", resume);
     }
 
     /** The settings as a map for metrics.json. */

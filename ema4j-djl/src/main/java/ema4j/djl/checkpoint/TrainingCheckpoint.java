@@ -32,7 +32,8 @@ import java.util.Map;
  * <p>Files: {@code model.safetensors} (every live parameter, BatchNorm statistics included), {@code ema.safetensors}
  * (the complete EMA model: shadows of averaged parameters, live values of copied ones), {@code optimizer.safetensors}
  * (every optimizer slot, named {@code <parameter>/<slot>}) and {@code state.json} (EMA schedule and counters,
- * optimizer update counts, and the caller's training counters).
+ * optimizer update counts, and the caller's training counters); and, when the caller tracks more EMAs of the same
+ * block, one complete EMA model per additional EMA in {@code <name>.safetensors}.
  */
 public final class TrainingCheckpoint {
     /** Live weights. */
@@ -56,19 +57,30 @@ public final class TrainingCheckpoint {
      */
     public static CheckpointStore.Contents contents(Block block, EmaModel ema, CheckpointableOptimizer optimizer,
             Map<String, ?> training) {
+        return contents(block, ema, Map.of(), optimizer, training);
+    }
+
+    /**
+     * The contents of a checkpoint of this moment of training, with more EMAs of the same block beside the main one
+     * (e.g. the power-function EMAs that post-hoc EMA records), each complete in {@code <name>.safetensors} and
+     * with its counters under {@code additionalEmas} in {@code state.json}.
+     *
+     * @param additional further EMAs of {@code block} by name, each name lower-case letters, digits and dashes,
+     *     not {@code model}, {@code ema} or {@code optimizer}
+     */
+    public static CheckpointStore.Contents contents(Block block, EmaModel ema, Map<String, EmaModel> additional,
+            CheckpointableOptimizer optimizer, Map<String, ?> training) {
+        requireArgument(additional != null, "additional EMAs", "non-null (Map.of() for none)", null);
+        for (String name : additional.keySet()) {
+            requireArgument(name.matches("[a-z0-9][a-z0-9-]*") && !RESERVED.contains(name),
+                    "the name of an additional EMA", "lower-case letters, digits and dashes, not one of " + RESERVED,
+                    name);
+        }
         SafetensorsWriter model = SafetensorsWriter.create().metadata("format", "pt");
-        SafetensorsWriter averaged = SafetensorsWriter.create().metadata("format", "pt");
         for (Pair<String, Parameter> p : block.getParameters()) {
             NDArray array = p.getValue().getArray();
-            String dtype = dtype(p.getKey(), array.getDataType());
-            long[] shape = array.getShape().getShape();
-            model.tensor(p.getKey(), dtype, shape, littleEndian(array));
-            if (ema != null) {
-                ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(array.size()
-                        * array.getDataType().getNumOfBytes())).order(ByteOrder.LITTLE_ENDIAN);
-                ema.readEmaWeight(p.getKey(), values);
-                averaged.tensor(p.getKey(), dtype, shape, values);
-            }
+            model.tensor(p.getKey(), dtype(p.getKey(), array.getDataType()), array.getShape().getShape(),
+                    littleEndian(array));
         }
         SafetensorsWriter slots = SafetensorsWriter.create();
         for (Map.Entry<String, NDArray> slot : optimizer.slots().entrySet()) {
@@ -77,15 +89,18 @@ public final class TrainingCheckpoint {
                     littleEndian(array));
         }
         Map<String, Object> state = new LinkedHashMap<>();
+        CheckpointStore.Contents contents = new CheckpointStore.Contents().tensors(MODEL, model);
         if (ema != null) {
-            Map<String, Object> e = new LinkedHashMap<>();
-            e.put("schedule", ScheduleCodec.toMap(ema.state().schedule()));
-            e.put("updates", ema.state().updates());
-            e.put("skippedUpdates", ema.state().skippedUpdates());
-            e.put("lastDecay", ema.state().updates() == 0 ? null : ema.state().lastDecay());
-            e.put("nonFinite", ema.state().nonFinitePolicy().name());
-            e.put("averaged", ema.state().names());
-            state.put("ema", e);
+            state.put("ema", emaState(ema));
+            contents.tensors(EMA, emaModel(block, ema));
+        }
+        if (!additional.isEmpty()) {
+            Map<String, Object> states = new LinkedHashMap<>();
+            for (Map.Entry<String, EmaModel> e : additional.entrySet()) {
+                states.put(e.getKey(), emaState(e.getValue()));
+                contents.tensors(e.getKey() + ".safetensors", emaModel(block, e.getValue()));
+            }
+            state.put(ADDITIONAL, states);
         }
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("type", optimizer.getClass().getSimpleName());
@@ -93,11 +108,34 @@ public final class TrainingCheckpoint {
         o.put("updateCounts", optimizer.updateCounts());
         state.put("optimizer", o);
         state.put("training", training);
-        CheckpointStore.Contents contents = new CheckpointStore.Contents().tensors(MODEL, model);
-        if (ema != null) {
-            contents.tensors(EMA, averaged);
-        }
         return contents.tensors(OPTIMIZER, slots).json(STATE, state);
+    }
+
+    private static final String ADDITIONAL = "additionalEmas";
+    private static final java.util.Set<String> RESERVED = java.util.Set.of("model", "ema", "optimizer");
+
+    /** The complete EMA model of {@code block}: shadows of averaged parameters, live values of copied ones. */
+    private static SafetensorsWriter emaModel(Block block, EmaModel ema) {
+        SafetensorsWriter averaged = SafetensorsWriter.create().metadata("format", "pt");
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            NDArray array = p.getValue().getArray();
+            ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(array.size()
+                    * array.getDataType().getNumOfBytes())).order(ByteOrder.LITTLE_ENDIAN);
+            ema.readEmaWeight(p.getKey(), values);
+            averaged.tensor(p.getKey(), dtype(p.getKey(), array.getDataType()), array.getShape().getShape(), values);
+        }
+        return averaged;
+    }
+
+    private static Map<String, Object> emaState(EmaModel ema) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("schedule", ScheduleCodec.toMap(ema.state().schedule()));
+        e.put("updates", ema.state().updates());
+        e.put("skippedUpdates", ema.state().skippedUpdates());
+        e.put("lastDecay", ema.state().updates() == 0 ? null : ema.state().lastDecay());
+        e.put("nonFinite", ema.state().nonFinitePolicy().name());
+        e.put("averaged", ema.state().names());
+        return e;
     }
 
     /**
@@ -157,15 +195,47 @@ public final class TrainingCheckpoint {
         if (!checkpoint.has(EMA)) {
             return null;
         }
-        JsonNode ema = checkpoint.json(STATE).path("ema");
-        try (SafetensorsFile file = checkpoint.tensors(EMA)) {
+        return resume(checkpoint, EMA, checkpoint.json(STATE).path("ema"), builder, block);
+    }
+
+    /**
+     * The schedules of the additional EMAs the checkpoint holds, by name ({@link ScheduleCodec} JSON), in the order
+     * they were saved; empty when it has none.
+     */
+    public static Map<String, JsonNode> additionalEmaSchedules(Checkpoint checkpoint) throws IOException {
+        Map<String, JsonNode> schedules = new LinkedHashMap<>();
+        checkpoint.json(STATE).path(ADDITIONAL).fields()
+                .forEachRemaining(e -> schedules.put(e.getKey(), e.getValue().get("schedule")));
+        return schedules;
+    }
+
+    /**
+     * Resumes the additional EMA saved as {@code name} over {@code block} with its saved counters.
+     *
+     * @param builder the EMA's options (its schedule must equal the saved one)
+     * @throws CheckpointFormatException when the checkpoint holds no such EMA
+     */
+    public static EmaModel resumeAdditionalEma(Checkpoint checkpoint, String name, EmaModel.Builder builder,
+            Block block) throws IOException {
+        JsonNode state = checkpoint.json(STATE).path(ADDITIONAL).get(name);
+        String file = name + ".safetensors";
+        if (state == null || !checkpoint.has(file)) {
+            throw new CheckpointFormatException(checkpoint.directory(), "has no additional EMA " + name
+                    + "; it holds " + additionalEmaSchedules(checkpoint).keySet());
+        }
+        return resume(checkpoint, file, state, builder, block);
+    }
+
+    private static EmaModel resume(Checkpoint checkpoint, String file, JsonNode state, EmaModel.Builder builder,
+            Block block) throws IOException {
+        try (SafetensorsFile tensors = checkpoint.tensors(file)) {
             return builder.resume(block, name -> {
                 try {
-                    return file.find(name).isPresent() ? file.read(name).order(ByteOrder.LITTLE_ENDIAN) : null;
+                    return tensors.find(name).isPresent() ? tensors.read(name).order(ByteOrder.LITTLE_ENDIAN) : null;
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
-            }, ema.path("updates").asLong(), ema.path("skippedUpdates").asLong());
+            }, state.path("updates").asLong(), state.path("skippedUpdates").asLong());
         }
     }
 

@@ -157,6 +157,33 @@ public final class SnapshotStore {
         Snapshot snapshot = new Snapshot(file, step, gamma, sigmaRel, sha256(path));
         snapshots.removeIf(s -> s.file().equals(file));
         snapshots.add(snapshot);
+        writeManifest();
+        return snapshot;
+    }
+
+    /**
+     * Forgets the snapshots recorded after {@code step}, as a run resumed from its checkpoint at {@code step} must:
+     * they belong to steps it is about to train again. Rewrites the manifest without them (atomically), then
+     * deletes their files; a crash in between leaves files no manifest lists, which nothing reads.
+     *
+     * @param step the last step whose snapshots are kept, {@code >= 0}
+     * @return the snapshots discarded
+     * @throws IOException when the file system fails
+     */
+    public List<Snapshot> discardAfter(long step) throws IOException {
+        requireArgument(step >= 0, "step", ">= 0", step);
+        List<Snapshot> discarded = snapshots.stream().filter(s -> s.step() > step).toList();
+        if (!discarded.isEmpty()) {
+            snapshots.removeAll(discarded);
+            writeManifest();
+            for (Snapshot s : discarded) {
+                Files.deleteIfExists(pathOf(s));
+            }
+        }
+        return discarded;
+    }
+
+    private void writeManifest() throws IOException {
         byte[] manifest = JSON.writeValueAsBytes(new SnapshotManifest(FORMAT_VERSION, snapshots));
         AtomicFiles.write(directory.resolve(MANIFEST_FILE), channel -> {
             ByteBuffer bytes = ByteBuffer.wrap(manifest);
@@ -164,7 +191,6 @@ public final class SnapshotStore {
                 channel.write(bytes);
             }
         });
-        return snapshot;
     }
 
     /** The recorded snapshots in the order they were recorded (an unmodifiable copy). */

@@ -72,6 +72,25 @@ class SnapshotStoreTest {
     }
 
     @Test
+    void discardAfterForgetsLaterSnapshotsAndDeletesTheirFiles(@TempDir Path dir) throws Exception {
+        SnapshotStore store = SnapshotStore.create(dir);
+        for (long step = 3; step <= 12; step += 3) {
+            store.save(step, 7.0, List.of(tensor("w", step)));
+            store.save(step, 3.0, List.of(tensor("w", -step)));
+        }
+        Path nine = store.pathOf(store.snapshots().get(4));
+
+        List<Snapshot> discarded = store.discardAfter(8);
+
+        assertThat(discarded).extracting(Snapshot::step).containsExactly(9L, 9L, 12L, 12L);
+        assertThat(Files.exists(nine)).isFalse();
+        assertThat(store.snapshots()).extracting(Snapshot::step).containsExactly(3L, 3L, 6L, 6L);
+        assertThat(SnapshotStore.open(dir).snapshots()).isEqualTo(store.snapshots());
+        assertThat(store.discardAfter(8)).isEmpty();
+        assertThatThrownBy(() -> store.discardAfter(-1)).hasMessage("step must be >= 0, was -1");
+    }
+
+    @Test
     void combineAddsTheWeightedSnapshotsTensorByName(@TempDir Path dir) throws Exception {
         SnapshotStore store = SnapshotStore.create(dir);
         store.save(1, 7.0, List.of(tensor("w", 1, 2), tensor("b", 10)));

@@ -1,4 +1,4 @@
-package ema4j.cli.train;
+package ema4j.djl;
 
 import static ema4j.core.Preconditions.requireArgument;
 
@@ -11,8 +11,8 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Dataset;
 import ai.djl.translate.TranslateException;
-import java.io.IOException;
 import ai.djl.util.Pair;
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;

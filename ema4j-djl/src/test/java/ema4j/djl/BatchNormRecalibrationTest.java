@@ -1,4 +1,4 @@
-package ema4j.cli.train;
+package ema4j.djl;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
