@@ -28,22 +28,26 @@ import java.util.List;
 
 /**
  * Does an EMA cost training time? Trains the main job's CNN on Fashion-MNIST and times every step (forward,
- * backward, optimizer, and the EMA's work) under four set-ups taken in turns of 25 steps, so that drift of the
- * machine's speed hits them alike: no EMA, an EMA update every step, every step in the background (overlapped with
- * the next forward and backward), and every 4th step with the decay compounded.
+ * backward, optimizer, and the EMA's work) under five set-ups taken in turns of 5 steps, in a fresh random order for each round of
+ * turns, so that drift of the machine's speed hits them alike and none always follows the same one: no EMA, an EMA update every step, every step in the background (overlapped with
+ * the next forward and backward), every 4th step with the decay compounded, and no EMA again as a control: how far
+ * the two no-EMA set-ups differ is the noise floor of the comparison on this machine. Also times the EMA update call
+ * itself, the direct measure of its cost.
  *
  * <p>Run: {@code bench/run} runs it, or
  * {@code java --add-modules jdk.incubator.vector -cp ema4j-bench/target/benchmarks.jar ema4j.bench.TrainingOverhead [steps]}.
- * Prints one line per set-up: median step time and the overhead over no EMA.
+ * Prints one line per set-up (median step time, overhead over no EMA) and the median time of one update call.
  */
 public final class TrainingOverhead {
-    private static final String[] SETUPS = {"no EMA", "EMA every step", "EMA in the background", "EMA every 4th step"};
+    private static final String[] SETUPS = {"no EMA", "EMA every step", "EMA in the background", "EMA every 4th step",
+        "no EMA (control)"};
+    private static final int TURN = 5;
 
     private TrainingOverhead() {}
 
-    /** Runs the measurement; the optional argument is the number of timed steps (default 1200). */
+    /** Runs the measurement; the optional argument is the number of timed steps (default 1500). */
     public static void main(String[] args) throws Exception {
-        int steps = args.length > 0 ? Integer.parseInt(args[0]) : 1200;
+        int steps = args.length > 0 ? Integer.parseInt(args[0]) : 1500;
         Engine.getInstance().setRandomSeed(1);
         Path dir = Files.isRegularFile(FashionMnistFiles.DEFAULT_DIR.resolve("train-images-idx3-ubyte.gz"))
                 ? FashionMnistFiles.DEFAULT_DIR : Path.of("ema4j-cli/src/test/resources/fashion-mnist-subset");
@@ -65,12 +69,20 @@ public final class TrainingOverhead {
                     times.add(new ArrayList<>());
                 }
                 Iterator<Batch> batches = trainer.iterateDataset(train).iterator();
+                List<Double> updateCalls = new ArrayList<>();
+                List<Integer> order = new ArrayList<>(java.util.stream.IntStream.range(0, SETUPS.length).boxed().toList());
+                java.util.Random shuffler = new java.util.Random(7);
                 int warmup = 50;
                 for (int s = 0; s < steps + warmup; s++) {
                     if (!batches.hasNext()) {
                         batches = trainer.iterateDataset(train).iterator();
                     }
-                    int setup = (s / 25) % SETUPS.length;
+                    int turn = s / TURN;
+                    if (turn % SETUPS.length == 0 && s % TURN == 0) {
+                        // each round of turns in a new order, so that no set-up always follows the same one
+                        java.util.Collections.shuffle(order, shuffler);
+                    }
+                    int setup = order.get(turn % SETUPS.length);
                     long t0 = System.nanoTime();
                     try (Batch batch = batches.next()) {
                         try (GradientCollector collector = trainer.newGradientCollector()) {
@@ -82,12 +94,18 @@ public final class TrainingOverhead {
                         trainer.step();
                     }
                     switch (setup) {
-                        case 1 -> every.step();
+                        case 1 -> {
+                            long u0 = System.nanoTime();
+                            every.step();
+                            if (s >= warmup) {
+                                updateCalls.add((System.nanoTime() - u0) / 1e6);
+                            }
+                        }
                         case 2 -> background.stepInBackground();
                         case 3 -> fourth.step();
                         default -> { }
                     }
-                    if (setup == 2 && (s + 1) % 25 == 0) {
+                    if (setup == 2 && (s + 1) % TURN == 0) {   // its turn ends: nothing overlaps the next one
                         background.awaitBackground();
                     }
                     if (s >= warmup) {
@@ -102,6 +120,9 @@ public final class TrainingOverhead {
                     System.out.printf("%-24s %8d %6.2f ms %+9.2f%%%n", SETUPS[i], times.get(i).size(), m,
                             100 * (m / base - 1));
                 }
+                double call = median(updateCalls);
+                System.out.printf("one EMA update call (%,d bytes of shadow): median %.3f ms = %.2f%% of the no-EMA"
+                        + " step%n", every.status().shadowBytes(), call, 100 * call / base);
             }
         }
     }

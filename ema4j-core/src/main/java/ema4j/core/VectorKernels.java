@@ -32,13 +32,15 @@ final class VectorKernels {
     /** Holds the species in a class of its own, so that nothing of the Vector API loads unless it is used. */
     private static final class Kernel {
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+        /** One block of old values per thread that runs the kernel. */
+        private static final ThreadLocal<float[]> BEFORE = ThreadLocal.withInitial(() -> new float[Shadow.BLOCK]);
 
         static int average(float[] e, ByteBuffer live, float a, int from, int to) {
             ByteOrder order = live.order();
             int lanes = SPECIES.length();
             FloatVector weight = FloatVector.broadcast(SPECIES, a);
             // the block's shadow before this pass, put back if the block holds a non-finite weight
-            float[] before = new float[Shadow.BLOCK];
+            float[] before = BEFORE.get();
             for (int start = from; start < to; start += Shadow.BLOCK) {
                 int end = Math.min(to, start + Shadow.BLOCK);
                 int vectorEnd = start + SPECIES.loopBound(end - start);
