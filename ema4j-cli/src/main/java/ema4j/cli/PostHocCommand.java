@@ -87,15 +87,17 @@ final class PostHocCommand implements Callable<Integer> {
             String label = PostHocOptions.label(e.getKey());
             Path file = out.resolve("posthoc-sigma" + label + ".safetensors");
             combine(store, chosen, r, at, file);
-            stdout.printf(Locale.ROOT, "sigma_rel %s (gamma %.3f) at step %d: residual %.2e, condition %.2e,"
-                    + " least-squares sum %.4f%n  largest weights: %s%n  wrote %s%n", label, r.target().gamma(), at,
-                    r.residual(), r.conditionNumber(), r.leastSquaresWeightSum(), largestWeights(chosen, r), file);
+            stdout.printf(Locale.ROOT, "sigma_rel %s (gamma %.3f) at step %d: residual %.2e, amplification %.2f,"
+                    + " condition %.2e, least-squares sum %.4f%n  largest weights: %s%n  wrote %s%n", label,
+                    r.target().gamma(), at, r.residual(), r.amplification(), r.conditionNumber(),
+                    r.leastSquaresWeightSum(), largestWeights(chosen, r), file);
             Snapshot direct = store.snapshots().stream()
                     .filter(s -> s.step() == at && sameLength(s.sigmaRel(), e.getKey())).findFirst().orElse(null);
             if (direct != null) {
                 stdout.printf(Locale.ROOT, "  vs the EMA tracked directly (%s): relative L2 error %.3e on the"
-                        + " weights, %.3e on all tensors with BatchNorm's%n", direct.file(),
-                        relativeError(file, store.pathOf(direct), name -> !name.contains("BatchNorm")),
+                        + " averaged parameters, %.3e with BatchNorm's running statistics (combined, before any"
+                        + " recalibration)%n", direct.file(),
+                        relativeError(file, store.pathOf(direct), PostHocCommand::averaged),
                         relativeError(file, store.pathOf(direct), name -> true));
             }
             if (models) {
@@ -118,6 +120,11 @@ final class PostHocCommand implements Callable<Integer> {
         store.combine(chosen, r.weights(), Map.of("sigma_rel", Double.toString(r.target().sigmaRel()),
                 "gamma", Double.toString(r.target().gamma()), "step", Long.toString(at),
                 "residual", Double.toString(r.residual())), file);
+    }
+
+    /** Whether a snapshot tensor is an EMA (every parameter but BatchNorm's running statistics). */
+    static boolean averaged(String name) {
+        return !name.contains("running");
     }
 
     private static boolean sameLength(double a, double b) {

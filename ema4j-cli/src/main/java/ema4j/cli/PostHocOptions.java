@@ -34,6 +34,12 @@ final class PostHocOptions {
                     + " Default: ${DEFAULT-VALUE}.")
     double maxResidual;
 
+    @Option(names = "--max-amplification", defaultValue = "20",
+            description = "Refuse a target whose snapshot weights' absolute values sum to more than this: such weights"
+                    + " cancel large multiples of neighbouring snapshots and magnify their differences. Default:"
+                    + " ${DEFAULT-VALUE}.")
+    double maxAmplification;
+
     @Option(names = {"--out", "-o"}, paramLabel = "DIR", description = "Where the results go.")
     Path out;
 
@@ -69,6 +75,9 @@ final class PostHocOptions {
         if (!(maxResidual >= 0)) {
             throw new IllegalArgumentException("--max-residual must be >= 0, was " + maxResidual);
         }
+        if (!(maxAmplification >= 1)) {
+            throw new IllegalArgumentException("--max-amplification must be >= 1, was " + maxAmplification);
+        }
         if (bnBatches < 0) {
             throw new IllegalArgumentException("--bn-batches must be >= 0, was " + bnBatches);
         }
@@ -100,7 +109,8 @@ final class PostHocOptions {
                     + "], was " + sigmaRel);
         }
         return Reconstruction.solve(chosen.stream().map(Snapshot::profile).toList(),
-                PowerFunctionProfile.ofSigmaRel(sigmaRel, at), maxResidual);
+                PowerFunctionProfile.ofSigmaRel(sigmaRel, at), maxResidual, Reconstruction.DEFAULT_MAX_CONDITION_NUMBER,
+                maxAmplification);
     }
 
     /**

@@ -59,7 +59,8 @@ final class PostHocSweepCommand implements Callable<Integer> {
     PostHocOptions options = new PostHocOptions();
 
     /** One line of the sweep: a sigma_rel and how its reconstruction did, or why it was refused. */
-    private record Row(double sigmaRel, double residual, double loss, double accuracy, String refused) {}
+    private record Row(double sigmaRel, double residual, double amplification, double loss, double accuracy,
+            String refused) {}
 
     @Override
     public Integer call() throws Exception {
@@ -89,14 +90,14 @@ final class PostHocSweepCommand implements Callable<Integer> {
             try {
                 r = options.solve(chosen, sigmaRel, at);
             } catch (IllegalArgumentException refused) {
-                rows.add(new Row(sigmaRel, Double.NaN, Double.NaN, Double.NaN, refused.getMessage()));
+                rows.add(new Row(sigmaRel, Double.NaN, Double.NaN, Double.NaN, Double.NaN, refused.getMessage()));
                 continue;
             }
             Path file = out.resolve("posthoc-sigma" + PostHocOptions.label(sigmaRel) + ".safetensors");
             PostHocCommand.combine(store, chosen, r, at, file);
             try (Model model = options.model(file)) {
                 Evaluation e = evaluate(model, test);
-                rows.add(new Row(sigmaRel, r.residual(), e.loss(), e.metric("Accuracy"), null));
+                rows.add(new Row(sigmaRel, r.residual(), r.amplification(), e.loss(), e.metric("Accuracy"), null));
             }
         }
         Path models = runModels != null ? runModels
@@ -104,15 +105,16 @@ final class PostHocSweepCommand implements Callable<Integer> {
         Evaluation raw = reference(models, TrainingSession.RAW_NAME, test);
         Evaluation ema = reference(models, TrainingSession.EMA_NAME, test);
 
-        stdout.printf("%-10s  %9s  %10s  %9s%n", "sigma_rel", "residual", "test loss", "accuracy");
+        stdout.printf("%-10s  %9s  %13s  %10s  %9s%n", "sigma_rel", "residual", "amplification", "test loss",
+                "accuracy");
         Row best = null;
         for (Row row : rows) {
             if (row.refused != null) {
                 stdout.printf(Locale.ROOT, "%-10s  refused: %s%n", PostHocOptions.label(row.sigmaRel), row.refused);
                 continue;
             }
-            stdout.printf(Locale.ROOT, "%-10s  %9.2e  %10.4f  %8.2f%%%n", PostHocOptions.label(row.sigmaRel),
-                    row.residual, row.loss, 100 * row.accuracy);
+            stdout.printf(Locale.ROOT, "%-10s  %9.2e  %13.2f  %10.4f  %8.2f%%%n", PostHocOptions.label(row.sigmaRel),
+                    row.residual, row.amplification, row.loss, 100 * row.accuracy);
             if (best == null || row.accuracy > best.accuracy) {
                 best = row;
             }
@@ -166,15 +168,16 @@ final class PostHocSweepCommand implements Callable<Integer> {
 
     private static void printReference(PrintWriter stdout, String label, Evaluation e) {
         if (e != null) {
-            stdout.printf(Locale.ROOT, "%-10s  %9s  %10.4f  %8.2f%%%n", label, "", e.loss(), 100 * e.metric("Accuracy"));
+            stdout.printf(Locale.ROOT, "%-10s  %9s  %13s  %10.4f  %8.2f%%%n", label, "", "", e.loss(),
+                    100 * e.metric("Accuracy"));
         }
     }
 
     private static void writeCsv(List<Row> rows, Path csv) throws IOException {
-        StringBuilder text = new StringBuilder("sigma_rel,residual,test_loss,test_accuracy\n");
+        StringBuilder text = new StringBuilder("sigma_rel,residual,amplification,test_loss,test_accuracy\n");
         for (Row row : rows) {
-            text.append(String.format(Locale.ROOT, "%s,%s,%s,%s%n", row.sigmaRel, row.residual, row.loss,
-                    row.accuracy));
+            text.append(String.format(Locale.ROOT, "%s,%s,%s,%s,%s%n", row.sigmaRel, row.residual, row.amplification,
+                    row.loss, row.accuracy));
         }
         byte[] bytes = text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         ema4j.io.AtomicFiles.write(csv, channel -> channel.write(java.nio.ByteBuffer.wrap(bytes)));

@@ -8,6 +8,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import com.fasterxml.jackson.databind.JsonNode;
+import ema4j.core.policy.ParameterPolicy;
 import ema4j.core.schedule.DecaySchedule;
 import ema4j.core.schedule.PowerFunction;
 import ema4j.djl.EmaModel;
@@ -74,7 +75,7 @@ public final class PostHocRecorder {
                 + " snapshots in " + directory + "; delete them or choose another --out)");
         List<EmaModel> emas = new ArrayList<>();
         for (PowerFunction schedule : schedules) {
-            emas.add(EmaModel.builder(schedule).track(block));
+            emas.add(builder(schedule).track(block));
         }
         return new PostHocRecorder(block, schedules, emas, store, every);
     }
@@ -126,10 +127,21 @@ public final class PostHocRecorder {
         }
         List<EmaModel> emas = new ArrayList<>();
         for (int k = 0; k < schedules.size(); k++) {
-            emas.add(TrainingCheckpoint.resumeAdditionalEma(checkpoint, checkpointName(k),
-                    EmaModel.builder(schedules.get(k)), block));
+            emas.add(TrainingCheckpoint.resumeAdditionalEma(checkpoint, checkpointName(k), builder(schedules.get(k)),
+                    block));
         }
         return new PostHocRecorder(block, schedules, emas, store, every);
+    }
+
+    /**
+     * A post-hoc EMA averages every trainable parameter, BatchNorm's gamma and beta too: a reconstruction is a linear
+     * combination of snapshots, which reproduces an EMA only for tensors that are EMAs in every snapshot (a copied
+     * tensor would come out as a mix of its live values at the snapshot times). Running statistics are copied and,
+     * after reconstruction, recomputed ({@code --bn-batches}).
+     */
+    private static EmaModel.Builder builder(PowerFunction schedule) {
+        return EmaModel.builder(schedule)
+                .policy(ParameterPolicy.builder().batchNorm(ParameterPolicy.BatchNormRule.AVERAGE_AFFINE).build());
     }
 
     private static List<PowerFunction> schedules(Block block, List<Double> sigmaRels, int every) {

@@ -9,7 +9,11 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.BatchNorm;
+import ema4j.core.policy.ParameterRule;
 import ema4j.core.schedule.PowerFunction;
+import ema4j.djl.EmaModel;
+import ema4j.djl.ParameterReport;
 import ema4j.io.posthoc.Snapshot;
 import ema4j.io.safetensors.SafetensorsFile;
 import java.nio.ByteOrder;
@@ -44,6 +48,24 @@ class PostHocRecorderTest {
                 FloatBuffer value = last.read(name).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
                 assertThat((double) value.get(0)).isCloseTo(expected, org.assertj.core.api.Assertions.within(1e-5));
             }
+        }
+    }
+
+    @Test
+    void everyParameterButRunningStatisticsIsAveragedSoThatSnapshotsCombineLinearly(@TempDir Path dir)
+            throws Exception {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            SequentialBlock block = new SequentialBlock().add(Linear.builder().setUnits(3).build())
+                    .add(BatchNorm.builder().build());
+            block.initialize(manager, DataType.FLOAT32, new Shape(2, 3));
+            PostHocRecorder recorder = PostHocRecorder.start(block, List.of(0.05, 0.1), 1, dir);
+            for (EmaModel ema : recorder.checkpointed().values()) {
+                assertThat(ema.parameters()).allSatisfy(p -> assertThat(p.rule())
+                        .as(p.name()).isEqualTo(p.name().contains("running") ? ParameterRule.COPY
+                                : ParameterRule.AVERAGE));
+                assertThat(ema.parameters()).extracting(ParameterReport::name).anyMatch(n -> n.endsWith("gamma"));
+            }
+            assertThat(recorder.checkpointed()).containsOnlyKeys("posthoc-ema0", "posthoc-ema1");
         }
     }
 

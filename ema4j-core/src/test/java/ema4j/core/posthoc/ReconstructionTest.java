@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.within;
 
 import ema4j.core.schedule.PowerFunction;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import net.jqwik.api.ForAll;
@@ -215,6 +216,45 @@ class ReconstructionTest {
                         + " with sigma_rel within the tracked range [0.0500, 0.1000], or record snapshots more often");
         assertThatThrownBy(() -> Reconstruction.solve(snapshots, PowerFunctionProfile.ofSigmaRel(0.01, 2000), 0.05))
                 .hasMessageContaining("the relative residual is");
+    }
+
+    /** Three lengths every 100 steps up to 1800 and at 1876, as docs/posthoc.sh records on Fashion-MNIST. */
+    private static List<PowerFunctionProfile> threeLengths() {
+        List<PowerFunctionProfile> profiles = new java.util.ArrayList<>();
+        for (long t = 100; t <= 1900; t += 100) {
+            for (double sigmaRel : new double[] {0.05, 0.10, 0.15}) {
+                profiles.add(PowerFunctionProfile.ofSigmaRel(sigmaRel, Math.min(t, 1876)));
+            }
+        }
+        return profiles;
+    }
+
+    @Test
+    void aTargetWhoseWeightsCancelIsRefusedThoughItsResidualIsSmall() {
+        List<PowerFunctionProfile> snapshots = threeLengths();
+        PowerFunctionProfile narrow = PowerFunctionProfile.ofSigmaRel(0.02, 1876);
+        // the profile residual alone would accept it ...
+        Reconstruction loose = Reconstruction.solve(snapshots, narrow, 0.05, 1e12, 1e6);
+        assertThat(loose.residual()).isLessThan(0.05);
+        assertThat(loose.amplification()).isGreaterThan(100);
+        // ... but the weights are +-100 multiples of neighbouring snapshots
+        assertThatThrownBy(() -> Reconstruction.solve(snapshots, narrow, 0.05))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("the weights cancel (their absolute values sum to")
+                .hasMessageContaining("above maxAmplification 20.0) and would magnify the differences between"
+                        + " snapshots; choose a longer target (the tracked range is [0.0500, 0.1500]) or record"
+                        + " snapshots more often");
+        Reconstruction inside = Reconstruction.solve(snapshots, PowerFunctionProfile.ofSigmaRel(0.07, 1876), 0.05);
+        assertThat(inside.amplification()).isBetween(1.0, 5.0);
+        double[] w = inside.weights();
+        assertThat(inside.amplification()).isEqualTo(Arrays.stream(w).map(Math::abs).sum());
+    }
+
+    @Test
+    void aTrackedTargetHasAmplificationOne() {
+        List<PowerFunctionProfile> snapshots = threeLengths();
+        Reconstruction r = Reconstruction.solve(snapshots, snapshots.get(snapshots.size() - 2), 1e-6);
+        assertThat(r.amplification()).isCloseTo(1.0, within(1e-6));
     }
 
     @Test
