@@ -10,8 +10,12 @@ import ema4j.cli.data.FashionMnistDataset;
 import ema4j.cli.data.FashionMnistFiles;
 import ema4j.cli.data.Split;
 import ema4j.cli.model.FashionCnn;
+import ema4j.cli.interop.SafetensorsWeights;
 import ema4j.cli.train.TrainingSession;
 import ema4j.djl.BatchNormRecalibration;
+import ema4j.djl.checkpoint.TrainingCheckpoint;
+import ema4j.io.checkpoint.Checkpoint;
+import ema4j.io.checkpoint.Manifest;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -29,17 +33,20 @@ import picocli.CommandLine.Model.CommandSpec;
  * batches, as PyTorch's {@code update_bn} does; for EMA and post-hoc weights, whose statistics came from other weights.
  */
 @Command(name = "recalibrate-bn", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Recompute the BatchNorm running mean and variance of a saved model (fmnist-ema or fmnist-raw"
-                + " in MODELS) as the average batch statistics over K training batches, and save it again.")
+        description = "Recompute the BatchNorm running mean and variance of saved weights as the average batch"
+                + " statistics over K training batches, and save the CNN's DJL model: in place for a models"
+                + " directory, into --into for a checkpoint or a safetensors file.")
 final class RecalibrateBnCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "MODELS", description = "A models directory (train's OUT/models, posthoc's models-sigma<S>).")
+    @Parameters(paramLabel = "WEIGHTS", description = "A models directory (train's OUT/models, posthoc's"
+            + " models-sigma<S>), a checkpoint (OUT/checkpoints/step-N, its EMA or raw weights) or a safetensors file"
+            + " with the CNN's parameter names (posthoc's posthoc-sigma<S>.safetensors, a snapshot).")
     Path models;
 
     @Option(names = "--as", defaultValue = "ema", paramLabel = "ema|raw",
-            description = "Which model of MODELS to recalibrate. Default: ${DEFAULT-VALUE}.")
+            description = "Which weights of a models directory or checkpoint to recalibrate. Default: ${DEFAULT-VALUE}.")
     String as;
 
     @Option(names = "--batches", defaultValue = "100", paramLabel = "K",
@@ -52,7 +59,8 @@ final class RecalibrateBnCommand implements Callable<Integer> {
     @Option(names = "--train-limit", defaultValue = "0", description = "Use only the first N training images (0: all).")
     int trainLimit;
 
-    @Option(names = "--into", paramLabel = "DIR", description = "Save into DIR instead of replacing the model in MODELS.")
+    @Option(names = "--into", paramLabel = "DIR", description = "Save into DIR instead of replacing the model in a"
+            + " models directory; required for a checkpoint or a file, which are never changed.")
     Path into;
 
     @Option(names = "--threads", defaultValue = "2", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
@@ -68,9 +76,16 @@ final class RecalibrateBnCommand implements Callable<Integer> {
         }
         requireRecalibrationOptions(batches, batchSize, trainLimit);
         String name = as.equals("ema") ? TrainingSession.EMA_NAME : TrainingSession.RAW_NAME;
-        if (!Files.exists(models.resolve(name + "-0000.params"))) {
-            throw new IllegalArgumentException("MODELS must hold " + name + "-0000.params, was " + models);
+        Path weightsFile = weightsFile();
+        if (weightsFile == null && !Files.exists(models.resolve(name + "-0000.params"))) {
+            throw new IllegalArgumentException("WEIGHTS must be a models directory holding " + name
+                    + "-0000.params, a checkpoint directory or a .safetensors file, was " + models);
         }
+        if (weightsFile != null && into == null) {
+            throw new IllegalArgumentException("--into must name the directory for the recalibrated model when"
+                    + " WEIGHTS is a checkpoint or a file (they are never changed), was missing");
+        }
+        data.files();   // fail on missing data before any work
         Engines.configureThreads(threads);
         Path target = into == null ? models : into;
         int used;
@@ -78,7 +93,11 @@ final class RecalibrateBnCommand implements Callable<Integer> {
             model.setBlock(FashionCnn.block());
             // A block that was only loaded has no input description and DJL's training-mode forward needs one.
             model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, FashionCnn.INPUT);
-            FashionCnn.load(model, models, name);
+            if (weightsFile == null) {
+                FashionCnn.load(model, models, name);
+            } else {
+                SafetensorsWeights.load(weightsFile, model.getBlock(), null);
+            }
             used = recalibrate(model.getBlock(), model.getNDManager(), data.files(), batches, batchSize, trainLimit);
             Files.createDirectories(target);
             model.save(target, name);
@@ -88,6 +107,23 @@ final class RecalibrateBnCommand implements Callable<Integer> {
                 target.resolve(name + "-0000.params"));
         out.flush();
         return 0;
+    }
+
+    /** The safetensors file to read for a checkpoint (verified first) or a file; null for a models directory. */
+    private Path weightsFile() throws IOException {
+        if (Files.isRegularFile(models)) {
+            return models;
+        }
+        if (Files.isRegularFile(models.resolve(Manifest.FILE_NAME))) {
+            Checkpoint checkpoint = Checkpoint.open(models);
+            String file = as.equals("ema") ? TrainingCheckpoint.EMA : TrainingCheckpoint.MODEL;
+            if (!checkpoint.has(file)) {
+                throw new IllegalArgumentException("--as must name weights the checkpoint holds, was " + as + " ("
+                        + models + " has no " + file + ")");
+            }
+            return models.resolve(file);
+        }
+        return null;
     }
 
     static void requireRecalibrationOptions(int batches, int batchSize, int trainLimit) {

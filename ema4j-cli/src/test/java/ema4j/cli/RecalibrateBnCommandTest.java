@@ -9,6 +9,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ema4j.cli.model.FashionCnn;
 import ema4j.cli.train.TrainingSession;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,6 +50,28 @@ class RecalibrateBnCommandTest {
 
         CliRun evaluate = CliRun.of("evaluate", dir.resolve("recalibrated").toString(), "--data",
                 CliRun.SUBSET.toString(), "--test-limit", "200");
+        assertThat(evaluate.exitCode()).as(evaluate.err()).isZero();
+    }
+
+    @Test
+    void aCheckpointsEmaIsRecalibratedIntoAModelAndTheCheckpointIsLeftAsItWas(@TempDir Path dir) throws Exception {
+        CliRun train = CliRun.of("train", "--data", CliRun.SUBSET.toString(), "--train-limit", "256", "--test-limit",
+                "100", "--epochs", "1", "--batch-size", "64", "--eval-every", "1000", "--out", dir.toString());
+        assertThat(train.exitCode()).as(train.err()).isZero();
+        Path checkpoint = dir.resolve("checkpoints/step-000000000004");
+        byte[] ema = Files.readAllBytes(checkpoint.resolve("ema.safetensors"));
+
+        CliRun refused = CliRun.of("recalibrate-bn", checkpoint.toString(), "--data", CliRun.SUBSET.toString());
+        assertThat(refused.exitCode()).isEqualTo(2);
+        assertThat(refused.err()).startsWith("ema4j: --into must name the directory for the recalibrated model");
+
+        CliRun run = CliRun.of("recalibrate-bn", checkpoint.toString(), "--batches", "3", "--batch-size", "64",
+                "--train-limit", "512", "--data", CliRun.SUBSET.toString(), "--into", dir.resolve("bn").toString());
+        assertThat(run.exitCode()).as(run.err()).isZero();
+        assertThat(firstRunningVar(dir.resolve("bn"))).isNotEqualTo(firstRunningVar(dir.resolve("models")));
+        assertThat(Files.readAllBytes(checkpoint.resolve("ema.safetensors"))).isEqualTo(ema);
+        CliRun evaluate = CliRun.of("evaluate", dir.resolve("bn").toString(), "--data", CliRun.SUBSET.toString(),
+                "--test-limit", "100");
         assertThat(evaluate.exitCode()).as(evaluate.err()).isZero();
     }
 

@@ -15,13 +15,29 @@ import jdk.incubator.vector.VectorSpecies;
  * scalar kernel it reads each weight once: it averages a block while checking it, keeping the block's old values
  * in a 1 KiB array to put back when the check fails. Measured on ResNet-50's tensors with one thread (AVX-512),
  * that ran about 20% faster than checking a block first and averaging it after, and faster than an update with
- * no check at all. Used only when the JVM was started with {@code --add-modules jdk.incubator.vector}; the check
- * is in {@link #AVAILABLE}, and this class is loaded only after it.
+ * no check at all. Used only when the JVM was started with {@code --add-modules jdk.incubator.vector} and its
+ * Vector API still loads vectors from a {@code ByteBuffer} (JDK 17 to 19; later releases load from memory segments
+ * only, and there the scalar kernel runs); the check is in {@link #AVAILABLE}, and {@code Kernel} is loaded only
+ * after it.
  */
 final class VectorKernels {
-    /** Whether the incubating Vector API module is present; {@code -Dema4j.vector=false} turns the kernel off. */
+    /**
+     * Whether the incubating Vector API module is present with the ByteBuffer loads this kernel uses;
+     * {@code -Dema4j.vector=false} turns the kernel off.
+     */
     static final boolean AVAILABLE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-            && !"false".equals(System.getProperty("ema4j.vector"));
+            && !"false".equals(System.getProperty("ema4j.vector")) && loadsFromByteBuffers();
+
+    private static boolean loadsFromByteBuffers() {
+        try {
+            Class<?> vector = Class.forName("jdk.incubator.vector.FloatVector");
+            Class<?> species = Class.forName("jdk.incubator.vector.VectorSpecies");
+            vector.getMethod("fromByteBuffer", species, ByteBuffer.class, int.class, ByteOrder.class);
+            return true;
+        } catch (ClassNotFoundException | NoSuchMethodException e) {
+            return false;
+        }
+    }
 
     private VectorKernels() {}
 

@@ -1,0 +1,58 @@
+package ema4j.core;
+
+import ema4j.core.schedule.DecaySchedule;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * A fixed EMA computation whose result any JVM can print: {@link NewerJdkTest} runs it on another JDK and compares
+ * with this one. Prints the kernel in use and a hash of every shadow bit.
+ */
+final class UpdateProbe {
+    private UpdateProbe() {}
+
+    /** The kernel used and the hash of the shadows after the probe's updates, one line. */
+    static String run() {
+        SplittableRandom random = new SplittableRandom(11);
+        List<TensorSpec> specs = new ArrayList<>();
+        List<ByteBuffer> buffers = new ArrayList<>();
+        for (int size : new int[] {1, 255, 256, 257, 4099, 70_001}) {
+            specs.add(new TensorSpec("t" + size, new long[] {size}, WeightFormat.FLOAT32));
+            ByteBuffer b = ByteBuffer.allocateDirect(4 * size).order(ByteOrder.nativeOrder());
+            for (int i = 0; i < size; i++) {
+                b.putFloat(4 * i, (float) random.nextGaussian());
+            }
+            buffers.add(b);
+        }
+        LiveWeights live = buffers::get;
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.9), specs, NonFinitePolicy.SKIP, live, 2);
+        for (int step = 0; step < 3; step++) {
+            for (ByteBuffer b : buffers) {
+                for (int i = 0; i < b.capacity() / 4; i++) {
+                    b.putFloat(4 * i, b.getFloat(4 * i) * 0.5f + (float) random.nextGaussian());
+                }
+            }
+            if (step == 1) {
+                buffers.get(4).putFloat(4 * 3000, Float.NaN);   // a skipped update must leave everything as it was
+            }
+            ema.update(live);
+            buffers.get(4).putFloat(4 * 3000, 0.25f);
+        }
+        long hash = 17;
+        for (int i = 0; i < specs.size(); i++) {
+            ByteBuffer out = ByteBuffer.allocate(4 * (int) specs.get(i).elementCount()).order(ByteOrder.nativeOrder());
+            ema.writeShadow(i, out);
+            hash = 31 * hash + Arrays.hashCode(out.array());
+        }
+        return "vector kernel " + VectorKernels.AVAILABLE + ", updates " + ema.updates() + ", skipped "
+                + ema.skippedUpdates() + ", shadow hash " + Long.toHexString(hash);
+    }
+
+    public static void main(String[] args) {
+        System.out.println(run());
+    }
+}
