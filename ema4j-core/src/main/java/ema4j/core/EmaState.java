@@ -220,7 +220,9 @@ public final class EmaState {
     }
 
     /**
-     * Runs every worker's pieces; when a non-finite weight turns up, reverts what every worker had averaged.
+     * Runs every worker's pieces; when a non-finite weight turns up, reverts what every worker had averaged. A worker
+     * stops at its own first non-finite weight only, never because another found one: what is averaged and reverted
+     * then depends on the weights alone, not on the threads' timing, so the result is the same bits every time.
      *
      * @return -1, or the first non-finite element as {@code tensor << 32 | element}
      */
@@ -228,16 +230,15 @@ public final class EmaState {
         int workers = plan.size();
         int[] stoppedAt = new int[workers];
         long[] found = new long[workers];
-        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         if (workers == 1) {
-            runWorker(0, decay, stoppedAt, found, stop);
+            runWorker(0, decay, stoppedAt, found);
         } else {
             List<java.util.concurrent.Future<?>> running = new ArrayList<>(workers - 1);
             for (int w = 1; w < workers; w++) {
                 int worker = w;
-                running.add(pool.submit(() -> runWorker(worker, decay, stoppedAt, found, stop)));
+                running.add(pool.submit(() -> runWorker(worker, decay, stoppedAt, found)));
             }
-            runWorker(0, decay, stoppedAt, found, stop);
+            runWorker(0, decay, stoppedAt, found);
             for (java.util.concurrent.Future<?> f : running) {
                 try {
                     f.get();
@@ -274,17 +275,15 @@ public final class EmaState {
         return first;
     }
 
-    private void runWorker(int worker, double decay, int[] stoppedAt, long[] found,
-            java.util.concurrent.atomic.AtomicBoolean stop) {
+    private void runWorker(int worker, double decay, int[] stoppedAt, long[] found) {
         List<Piece> pieces = plan.get(worker);
         found[worker] = -1;
         int k = 0;
-        for (; k < pieces.size() && !stop.get(); k++) {
+        for (; k < pieces.size(); k++) {
             Piece p = pieces.get(k);
             int bad = shadows[p.tensor].average(buffers[p.tensor], decay, p.from, p.to);
             if (bad >= 0) {
                 found[worker] = ((long) p.tensor << 32) | bad;
-                stop.set(true);
                 break;
             }
         }
