@@ -98,4 +98,18 @@ class PostHocResumeTest {
         assertThat(resumed.err().strip()).isEqualTo("ema4j: --posthoc-sigma-rel must be the checkpoint's [0.05, 0.1]"
                 + " to resume, was [0.05, 0.2]");
     }
+
+    @Test
+    void recordingFromACheckpointOfARunThatRecordedNothingIsRefused(@TempDir Path plain) {
+        List<String> train = List.of("train", "--data", CliRun.SUBSET.toString(), "--train-limit", "128",
+                "--test-limit", "100", "--epochs", "1", "--batch-size", "64", "--out", plain.toString());
+        CliRun first = CliRun.of(train.toArray(String[]::new));
+        assertThat(first.exitCode()).as(first.err()).isZero();
+        List<String> resume = new ArrayList<>(train);
+        resume.addAll(List.of("--resume", "latest", "--posthoc-every", "3"));
+        CliRun resumed = CliRun.of(resume.toArray(String[]::new));
+        assertThat(resumed.exitCode()).isEqualTo(2);
+        assertThat(resumed.err().strip()).startsWith("ema4j: --posthoc-every must be absent to resume from ")
+                .endsWith(", was 3 (that run recorded no post-hoc snapshots; resume without it, or start a new run)");
+    }
 }

@@ -49,14 +49,6 @@ class TrainCommandTest {
     }
 
     @Test
-    void posthocRecordingRefusesToResume(@TempDir Path out) {
-        CliRun run = CliRun.of("train", "--posthoc-every", "5", "--resume", "latest", "--data",
-                CliRun.SUBSET.toString(), "--out", out.toString());
-        assertThat(run.exitCode()).isEqualTo(2);
-        assertThat(run.err()).contains("--resume must be absent with --posthoc-every");
-    }
-
-    @Test
     void theSameSeedGivesTheSameMetrics(@TempDir Path dir) throws Exception {
         assertThat(CliRun.of(trainArgs(dir.resolve("a"), "1")).exitCode()).isZero();
         assertThat(CliRun.of(trainArgs(dir.resolve("b"), "1")).exitCode()).isZero();
