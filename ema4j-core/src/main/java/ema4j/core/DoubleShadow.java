@@ -96,6 +96,21 @@ final class DoubleShadow implements Shadow {
     }
 
     @Override
+    public WeightFormat precision() {
+        return WeightFormat.FLOAT64;
+    }
+
+    @Override
+    public void writeExact(ByteBuffer target) {
+        writeTo(target);
+    }
+
+    @Override
+    public void readExact(ByteBuffer source) {
+        readFrom(source);
+    }
+
+    @Override
     public void accumulateDrift(ByteBuffer live, double[] sums) {
         DoubleBuffer w = live.asDoubleBuffer();
         double diff = 0;

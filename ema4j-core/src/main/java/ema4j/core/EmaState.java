@@ -145,11 +145,37 @@ public final class EmaState {
     /** {@link #restore} with updates split over {@code threads} threads. */
     public static EmaState restore(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
             LiveWeights values, long updates, long skippedUpdates, int threads) {
+        return restore(schedule, tensors, nonFinitePolicy, values, updates, skippedUpdates, threads, false);
+    }
+
+    /**
+     * Restores a saved EMA from shadows written at their own precision by {@link #writeShadowExact}: unlike
+     * {@link #restore}, exact for 16-bit weights too, whose float32 shadows the live format would round.
+     *
+     * @param values each tensor's shadow at {@link #shadowPrecision(int)}, little-endian, in the order of
+     *     {@code tensors}
+     */
+    public static EmaState restoreExact(DecaySchedule schedule, List<TensorSpec> tensors,
+            NonFinitePolicy nonFinitePolicy, LiveWeights values, long updates, long skippedUpdates, int threads) {
+        return restore(schedule, tensors, nonFinitePolicy, values, updates, skippedUpdates, threads, true);
+    }
+
+    private static EmaState restore(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
+            LiveWeights values, long updates, long skippedUpdates, int threads, boolean exact) {
         requireArgument(updates >= 0, "updates", ">= 0", updates);
         requireArgument(skippedUpdates >= 0, "skippedUpdates", ">= 0", skippedUpdates);
         EmaState state = new EmaState(schedule, tensors, nonFinitePolicy, threads);
         for (int i = 0; i < state.shadows.length; i++) {
-            state.shadows[i].readFrom(checked(values, i, state.tensors.get(i)));
+            TensorSpec spec = state.tensors.get(i);
+            if (exact) {
+                ByteBuffer b = values.buffer(i);
+                long bytes = (long) spec.elementCount() * state.shadows[i].precision().bytesPerElement();
+                requireArgument(b != null && b.remaining() == bytes, "saved shadow of " + spec.name(),
+                        bytes + " bytes (" + state.shadows[i].precision() + ")", b == null ? null : b.remaining());
+                state.shadows[i].readExact(b.slice().order(b.order()));
+            } else {
+                state.shadows[i].readFrom(checked(values, i, spec));
+            }
         }
         state.updates = updates;
         state.skippedUpdates = skippedUpdates;
@@ -317,6 +343,23 @@ public final class EmaState {
                 "target of " + spec.name(), "at least " + (long) spec.elementCount() * spec.format().bytesPerElement()
                         + " bytes", target.remaining());
         shadows[index].writeTo(target.slice().order(target.order()));
+    }
+
+    /** The precision tensor {@code index}'s shadow is held at: float32, or float64 for float64 weights. */
+    public WeightFormat shadowPrecision(int index) {
+        return shadows[index].precision();
+    }
+
+    /**
+     * Writes tensor {@code index}'s shadow into {@code target} at its own precision ({@link #shadowPrecision}), in
+     * the buffer's byte order: what {@link #restoreExact} reads back bit for bit.
+     */
+    public void writeShadowExact(int index, ByteBuffer target) {
+        requireState(!swapped, "the EMA weights are swapped into the model; close the swap first");
+        long bytes = (long) tensors.get(index).elementCount() * shadows[index].precision().bytesPerElement();
+        requireArgument(target.remaining() >= bytes, "target of " + tensors.get(index).name(), "at least " + bytes
+                + " bytes", target.remaining());
+        shadows[index].writeExact(target.slice().order(target.order()));
     }
 
     /** Tensor {@code index}'s shadow widened to double; a copy, for tests and reports. */

@@ -185,6 +185,21 @@ final class FloatShadow implements Shadow {
     }
 
     @Override
+    public WeightFormat precision() {
+        return WeightFormat.FLOAT32;
+    }
+
+    @Override
+    public void writeExact(ByteBuffer target) {
+        target.asFloatBuffer().put(0, values);
+    }
+
+    @Override
+    public void readExact(ByteBuffer source) {
+        source.asFloatBuffer().get(0, values);
+    }
+
+    @Override
     public void accumulateDrift(ByteBuffer live, double[] sums) {
         FloatBuffer w32 = format == WeightFormat.FLOAT32 ? live.asFloatBuffer() : null;
         ShortBuffer w16 = format == WeightFormat.FLOAT32 ? null : live.asShortBuffer();

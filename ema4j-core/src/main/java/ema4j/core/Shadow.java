@@ -52,6 +52,15 @@ sealed interface Shadow permits FloatShadow, DoubleShadow {
     /** Reads shadow values from {@code source}, given in the live format. */
     void readFrom(ByteBuffer source);
 
+    /** The shadow's own format: float32, or float64 for float64 weights. */
+    WeightFormat precision();
+
+    /** Writes the shadow at its own precision ({@link #precision()}), in the buffer's byte order. */
+    void writeExact(ByteBuffer target);
+
+    /** Reads shadow values at its own precision ({@link #precision()}), in the buffer's byte order. */
+    void readExact(ByteBuffer source);
+
     /** Adds {@code sum((e - w)^2)} to {@code sums[0]} and {@code sum(w^2)} to {@code sums[1]}. */
     void accumulateDrift(ByteBuffer live, double[] sums);
 

@@ -270,4 +270,70 @@ class EmaStateTest {
         EmaState ema = EmaState.start(DecaySchedule.constant(0), specs(1), NonFinitePolicy.FAIL, live);
         assertThatThrownBy(() -> ema.update(live, 0)).hasMessage("steps must be >= 1, was 0");
     }
+
+    @Test
+    void shadowsSavedAtTheirOwnPrecisionResume16BitWeightsExactly() {
+        List<TensorSpec> specs = List.of(new TensorSpec("half", new long[] {300}, WeightFormat.FLOAT16),
+                new TensorSpec("brain", new long[] {257}, WeightFormat.BFLOAT16),
+                new TensorSpec("single", new long[] {5}, WeightFormat.FLOAT32),
+                new TensorSpec("double", new long[] {3}, WeightFormat.FLOAT64));
+        java.util.Random random = new java.util.Random(3);
+        List<ByteBuffer> live = new ArrayList<>();
+        for (TensorSpec spec : specs) {
+            live.add(ByteBuffer.allocateDirect((int) spec.elementCount() * spec.format().bytesPerElement())
+                    .order(ByteOrder.nativeOrder()));
+        }
+        Runnable step = () -> {
+            for (int i = 0; i < specs.size(); i++) {
+                ByteBuffer b = live.get(i);
+                for (int k = 0; k < specs.get(i).elementCount(); k++) {
+                    float v = (float) random.nextGaussian();
+                    switch (specs.get(i).format()) {
+                        case FLOAT16 -> b.putShort(2 * k, HalfPrecision.floatToHalf(v));
+                        case BFLOAT16 -> b.putShort(2 * k, HalfPrecision.floatToBfloat16(v));
+                        case FLOAT32 -> b.putFloat(4 * k, v);
+                        case FLOAT64 -> b.putDouble(8 * k, v);
+                    }
+                }
+            }
+        };
+        step.run();
+        DecaySchedule schedule = DecaySchedule.constant(0.99);
+        EmaState whole = EmaState.start(schedule, specs, NonFinitePolicy.FAIL, live::get);
+        for (int n = 0; n < 5; n++) {
+            step.run();
+            whole.update(live::get);
+        }
+        List<ByteBuffer> exact = new ArrayList<>();
+        List<ByteBuffer> rounded = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) {
+            int count = (int) specs.get(i).elementCount();
+            ByteBuffer e = ByteBuffer.allocate(count * whole.shadowPrecision(i).bytesPerElement())
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            whole.writeShadowExact(i, e);
+            exact.add(e);
+            ByteBuffer r = ByteBuffer.allocate(count * specs.get(i).format().bytesPerElement())
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            whole.writeShadow(i, r);
+            rounded.add(r);
+        }
+        EmaState resumed = EmaState.restoreExact(schedule, specs, NonFinitePolicy.FAIL, exact::get, 5, 0, 1);
+        EmaState fromLiveFormat = EmaState.restore(schedule, specs, NonFinitePolicy.FAIL, rounded::get, 5, 0);
+        for (int n = 0; n < 5; n++) {
+            step.run();
+            whole.update(live::get);
+            resumed.update(live::get);
+            fromLiveFormat.update(live::get);
+        }
+        for (int i = 0; i < specs.size(); i++) {
+            assertThat(resumed.shadowValues(i)).as(specs.get(i).name()).containsExactly(whole.shadowValues(i));
+        }
+        assertThat(whole.shadowPrecision(0)).isEqualTo(WeightFormat.FLOAT32);
+        assertThat(whole.shadowPrecision(3)).isEqualTo(WeightFormat.FLOAT64);
+        // what the exact path is for: the live format rounds a 16-bit model's float32 shadow
+        assertThat(fromLiveFormat.shadowValues(0)).isNotEqualTo(whole.shadowValues(0));
+        assertThat(fromLiveFormat.shadowValues(2)).containsExactly(whole.shadowValues(2));
+        assertThatThrownBy(() -> EmaState.restoreExact(schedule, specs, NonFinitePolicy.FAIL, rounded::get, 5, 0, 1))
+                .hasMessage("saved shadow of half must be 1200 bytes (float32), was 600");
+    }
 }

@@ -12,6 +12,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.util.Pair;
 import ema4j.core.EmaState;
+import ema4j.core.LiveWeights;
 import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;
@@ -520,12 +521,31 @@ public final class EmaModel {
          */
         public EmaModel resume(Block block, java.util.function.Function<String, ByteBuffer> shadows, long updates,
                 long skippedUpdates) {
+            return resume(block, shadows, updates, skippedUpdates, false);
+        }
+
+        /**
+         * Resumes as {@link #resume}, from shadows saved at their own precision ({@code EmaState.writeShadowExact}:
+         * float32, or float64 for float64 weights): bit-exact for 16-bit weights too.
+         *
+         * @param shadows the saved shadow of a parameter by name, at its own precision, little-endian
+         */
+        public EmaModel resumeExact(Block block, java.util.function.Function<String, ByteBuffer> shadows,
+                long updates, long skippedUpdates) {
+            return resume(block, shadows, updates, skippedUpdates, true);
+        }
+
+        private EmaModel resume(Block block, java.util.function.Function<String, ByteBuffer> shadows, long updates,
+                long skippedUpdates, boolean exact) {
             Plan plan = plan(block);
-            EmaState state = EmaState.restore(schedule, plan.specs, nonFinite, i -> {
+            LiveWeights saved = i -> {
                 ByteBuffer b = shadows.apply(plan.specs.get(i).name());
                 requireArgument(b != null, "saved shadow of " + plan.specs.get(i).name(), "present", "missing");
                 return b;
-            }, updates, skippedUpdates, threads);
+            };
+            EmaState state = exact
+                    ? EmaState.restoreExact(schedule, plan.specs, nonFinite, saved, updates, skippedUpdates, threads)
+                    : EmaState.restore(schedule, plan.specs, nonFinite, saved, updates, skippedUpdates, threads);
             return new EmaModel(this, block, plan.tracked, state, plan.live);
         }
 

@@ -9,7 +9,10 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import com.fasterxml.jackson.databind.JsonNode;
+import ema4j.core.EmaState;
 import ema4j.core.NonFinitePolicy;
+import ema4j.core.TensorSpec;
+import ema4j.core.WeightFormat;
 import ema4j.djl.EmaModel;
 import ema4j.djl.optim.CheckpointableOptimizer;
 import ema4j.io.checkpoint.Checkpoint;
@@ -33,7 +36,9 @@ import java.util.Map;
  * (the complete EMA model: shadows of averaged parameters, live values of copied ones), {@code optimizer.safetensors}
  * (every optimizer slot, named {@code <parameter>/<slot>}) and {@code state.json} (EMA schedule and counters,
  * optimizer update counts, and the caller's training counters); and, when the caller tracks more EMAs of the same
- * block, one complete EMA model per additional EMA in {@code <name>.safetensors}.
+ * block, one complete EMA model per additional EMA in {@code <name>.safetensors}. For EMAs of float16 or bfloat16
+ * weights, whose float32 shadows the EMA model rounds, {@code ema-shadows.safetensors} (and {@code
+ * <name>-shadows.safetensors}) keep the shadows at full precision, so that resuming is exact for them too.
  */
 public final class TrainingCheckpoint {
     /** Live weights. */
@@ -92,13 +97,13 @@ public final class TrainingCheckpoint {
         CheckpointStore.Contents contents = new CheckpointStore.Contents().tensors(MODEL, model);
         if (ema != null) {
             state.put("ema", emaState(ema));
-            contents.tensors(EMA, emaModel(block, ema));
+            addEma(contents, EMA, block, ema);
         }
         if (!additional.isEmpty()) {
             Map<String, Object> states = new LinkedHashMap<>();
             for (Map.Entry<String, EmaModel> e : additional.entrySet()) {
                 states.put(e.getKey(), emaState(e.getValue()));
-                contents.tensors(e.getKey() + ".safetensors", emaModel(block, e.getValue()));
+                addEma(contents, e.getKey() + ".safetensors", block, e.getValue());
             }
             state.put(ADDITIONAL, states);
         }
@@ -113,6 +118,40 @@ public final class TrainingCheckpoint {
 
     private static final String ADDITIONAL = "additionalEmas";
     private static final java.util.Set<String> RESERVED = java.util.Set.of("model", "ema", "optimizer");
+
+    /**
+     * Adds the complete EMA model as {@code file}, and, when a shadow is held at a higher precision than its weight
+     * (float32 shadows of float16/bfloat16 weights), every shadow at its own precision as {@link #shadowsFile}, which
+     * resuming prefers: the EMA model alone would round those shadows to 16 bits.
+     */
+    private static void addEma(CheckpointStore.Contents contents, String file, Block block, EmaModel ema) {
+        contents.tensors(file, emaModel(block, ema));
+        EmaState state = ema.state();
+        boolean wider = false;
+        for (int i = 0; i < state.tensors().size(); i++) {
+            wider |= state.shadowPrecision(i) != state.tensors().get(i).format();
+        }
+        if (wider) {
+            SafetensorsWriter shadows = SafetensorsWriter.create();
+            for (int i = 0; i < state.tensors().size(); i++) {
+                TensorSpec spec = state.tensors().get(i);
+                WeightFormat precision = state.shadowPrecision(i);
+                ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(spec.elementCount()
+                        * precision.bytesPerElement())).order(ByteOrder.LITTLE_ENDIAN);
+                state.writeShadowExact(i, values);
+                shadows.tensor(spec.name(), precision == WeightFormat.FLOAT64 ? "F64" : "F32", spec.shape(), values);
+            }
+            contents.tensors(shadowsFile(file), shadows);
+        }
+    }
+
+    /**
+     * The file holding an EMA's shadows at their own precision beside {@code emaFile} (e.g. {@code
+     * ema-shadows.safetensors}); written only for EMAs of 16-bit weights.
+     */
+    public static String shadowsFile(String emaFile) {
+        return emaFile.replaceFirst("\\.safetensors$", "") + "-shadows.safetensors";
+    }
 
     /** The complete EMA model of {@code block}: shadows of averaged parameters, live values of copied ones. */
     private static SafetensorsWriter emaModel(Block block, EmaModel ema) {
@@ -228,14 +267,19 @@ public final class TrainingCheckpoint {
 
     private static EmaModel resume(Checkpoint checkpoint, String file, JsonNode state, EmaModel.Builder builder,
             Block block) throws IOException {
-        try (SafetensorsFile tensors = checkpoint.tensors(file)) {
-            return builder.resume(block, name -> {
+        boolean exact = checkpoint.has(shadowsFile(file));
+        try (SafetensorsFile tensors = checkpoint.tensors(exact ? shadowsFile(file) : file)) {
+            java.util.function.Function<String, ByteBuffer> saved = name -> {
                 try {
                     return tensors.find(name).isPresent() ? tensors.read(name).order(ByteOrder.LITTLE_ENDIAN) : null;
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
-            }, state.path("updates").asLong(), state.path("skippedUpdates").asLong());
+            };
+            long updates = state.path("updates").asLong();
+            long skipped = state.path("skippedUpdates").asLong();
+            return exact ? builder.resumeExact(block, saved, updates, skipped)
+                    : builder.resume(block, saved, updates, skipped);
         }
     }
 
