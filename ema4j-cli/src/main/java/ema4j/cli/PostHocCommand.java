@@ -43,6 +43,10 @@ final class PostHocCommand implements Callable<Integer> {
             description = "The EMA lengths to reconstruct, each in (0, 0.3].")
     List<Double> sigmaRels;
 
+    @Option(names = "--gamma", split = ",", paramLabel = "G[,G...]",
+            description = "Or the power-function exponents to reconstruct, each > -0.5 (output named by gamma).")
+    List<Double> gammas;
+
     @Option(names = "--exclude-sigma-rel", split = ",", paramLabel = "S[,S...]",
             description = "Leave out the snapshots of these tracked EMA lengths. Reconstructing a length that was"
                     + " tracked but left out checks the method: the output then gives the relative error against the"
@@ -59,9 +63,11 @@ final class PostHocCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (sigmaRels == null || sigmaRels.isEmpty()) {
-            throw new IllegalArgumentException("--sigma-rel must name at least one EMA length, was missing"
-                    + " (or use 'ema4j posthoc sweep')");
+        boolean bySigma = sigmaRels != null && !sigmaRels.isEmpty();
+        boolean byGamma = gammas != null && !gammas.isEmpty();
+        if (bySigma == byGamma) {
+            throw new IllegalArgumentException("--sigma-rel or --gamma must name the EMA lengths to reconstruct, was "
+                    + (bySigma ? "both" : "neither") + " (or use 'ema4j posthoc sweep')");
         }
         options.validate(models);
         SnapshotStore store = SnapshotStore.open(options.snapshots);
@@ -73,26 +79,27 @@ final class PostHocCommand implements Callable<Integer> {
                     + ", was " + excluded);
         }
         // Solve every target first, so a refused one stops the command before any file is written.
-        Map<Double, Reconstruction> solved = new LinkedHashMap<>();
-        for (double sigmaRel : sigmaRels) {
-            solved.put(sigmaRel, options.solve(chosen, sigmaRel, at));
+        Map<String, Reconstruction> solved = new LinkedHashMap<>();
+        for (double target : bySigma ? sigmaRels : gammas) {
+            solved.put(bySigma ? "sigma" + PostHocOptions.label(target) : "gamma" + PostHocOptions.label(target),
+                    bySigma ? options.solve(chosen, target, at) : options.solveGamma(chosen, target, at));
         }
         Path out = options.out;
         Files.createDirectories(out);
         PrintWriter stdout = spec.commandLine().getOut();
         stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s%s%n", chosen.size(), at, options.snapshots,
                 excluded.isEmpty() ? "" : ", sigma_rel " + excluded + " left out");
-        for (Map.Entry<Double, Reconstruction> e : solved.entrySet()) {
+        for (Map.Entry<String, Reconstruction> e : solved.entrySet()) {
             Reconstruction r = e.getValue();
-            String label = PostHocOptions.label(e.getKey());
-            Path file = out.resolve("posthoc-sigma" + label + ".safetensors");
+            String label = e.getKey();
+            Path file = out.resolve("posthoc-" + label + ".safetensors");
             combine(store, chosen, r, at, file);
-            stdout.printf(Locale.ROOT, "sigma_rel %s (gamma %.3f) at step %d: residual %.2e, amplification %.2f,"
-                    + " condition %.2e, least-squares sum %.4f%n  largest weights: %s%n  wrote %s%n", label,
-                    r.target().gamma(), at, r.residual(), r.amplification(), r.conditionNumber(),
-                    r.leastSquaresWeightSum(), largestWeights(chosen, r), file);
+            stdout.printf(Locale.ROOT, "sigma_rel %.3f (gamma %.3f) at step %d: residual %.2e, amplification %.2f,"
+                    + " condition %.2e, least-squares sum %.4f%n  largest weights: %s%n  wrote %s%n",
+                    r.target().sigmaRel(), r.target().gamma(), at, r.residual(), r.amplification(),
+                    r.conditionNumber(), r.leastSquaresWeightSum(), largestWeights(chosen, r), file);
             Snapshot direct = store.snapshots().stream()
-                    .filter(s -> s.step() == at && sameLength(s.sigmaRel(), e.getKey())).findFirst().orElse(null);
+                    .filter(s -> s.step() == at && sameLength(s.gamma(), r.target().gamma())).findFirst().orElse(null);
             if (direct != null) {
                 stdout.printf(Locale.ROOT, "  vs the EMA tracked directly (%s): relative L2 error %.3e on the"
                         + " averaged parameters, %.3e with BatchNorm's running statistics (combined, before any"
@@ -101,7 +108,7 @@ final class PostHocCommand implements Callable<Integer> {
                         relativeError(file, store.pathOf(direct), name -> true));
             }
             if (models) {
-                Path dir = out.resolve("models-sigma" + label);
+                Path dir = out.resolve("models-" + label);
                 try (Model model = options.model(file)) {
                     Files.createDirectories(dir);
                     model.save(dir, TrainingSession.EMA_NAME);
@@ -128,7 +135,7 @@ final class PostHocCommand implements Callable<Integer> {
     }
 
     private static boolean sameLength(double a, double b) {
-        return Math.abs(a - b) <= 1e-9 * Math.max(a, b);
+        return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
     }
 
     /** ||a - b|| / ||b|| over the float32 tensors of {@code b} whose names {@code pick} accepts. */

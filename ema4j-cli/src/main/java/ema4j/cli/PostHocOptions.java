@@ -108,8 +108,16 @@ final class PostHocOptions {
             throw new IllegalArgumentException("--sigma-rel must be in (0, " + PowerFunctionProfile.MAX_SIGMA_REL
                     + "], was " + sigmaRel);
         }
+        return solveGamma(chosen, PowerFunctionProfile.gammaFromSigmaRel(sigmaRel), at);
+    }
+
+    /** Solves for the weights of the snapshots up to {@code at} that reproduce the exponent {@code gamma}. */
+    Reconstruction solveGamma(List<Snapshot> chosen, double gamma, long at) {
+        if (!(gamma > -0.5 && Double.isFinite(gamma))) {
+            throw new IllegalArgumentException("--gamma must be > -0.5 (a square-integrable profile), was " + gamma);
+        }
         return Reconstruction.solve(chosen.stream().map(Snapshot::profile).toList(),
-                PowerFunctionProfile.ofSigmaRel(sigmaRel, at), maxResidual, Reconstruction.DEFAULT_MAX_CONDITION_NUMBER,
+                new PowerFunctionProfile(gamma, at), maxResidual, Reconstruction.DEFAULT_MAX_CONDITION_NUMBER,
                 maxAmplification);
     }
 

@@ -127,6 +127,29 @@ class PostHocCommandTest {
     }
 
     @Test
+    void aTargetCanBeGivenByItsExponentInsteadOfItsSigmaRel(@TempDir Path out) throws Exception {
+        double gamma = ema4j.core.posthoc.PowerFunctionProfile.gammaFromSigmaRel(0.10);
+        CliRun byGamma = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--gamma",
+                Double.toString(gamma), "--out", out.resolve("g").toString());
+        assertThat(byGamma.exitCode()).as(byGamma.err()).isZero();
+        assertThat(byGamma.out()).contains("sigma_rel 0.100 (gamma 6.937)").contains("vs the EMA tracked directly");
+        CliRun bySigma = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--sigma-rel",
+                "0.10", "--out", out.resolve("s").toString());
+        assertThat(bySigma.exitCode()).as(bySigma.err()).isZero();
+        assertThat(java.nio.file.Files.readAllBytes(out.resolve("g/posthoc-gamma6.937.safetensors")))
+                .isEqualTo(java.nio.file.Files.readAllBytes(out.resolve("s/posthoc-sigma0.100.safetensors")));
+
+        CliRun both = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--gamma", "7",
+                "--sigma-rel", "0.1", "--out", out.toString());
+        assertThat(both.err().strip()).isEqualTo("ema4j: --sigma-rel or --gamma must name the EMA lengths to"
+                + " reconstruct, was both (or use 'ema4j posthoc sweep')");
+        CliRun notIntegrable = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--gamma",
+                "-0.7", "--out", out.toString());
+        assertThat(notIntegrable.err().strip())
+                .isEqualTo("ema4j: --gamma must be > -0.5 (a square-integrable profile), was -0.7");
+    }
+
+    @Test
     void aStepBeforeTheFirstSnapshotIsRefused(@TempDir Path out) {
         CliRun posthoc = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--sigma-rel",
                 "0.10", "--step", "5", "--out", out.toString());
