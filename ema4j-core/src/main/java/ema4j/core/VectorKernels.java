@@ -80,19 +80,29 @@ final class VectorKernels {
                     e[i] = Math.fma(a, difference, e[i]);
                 }
                 if (tail != 0f || probe.reduceLanes(VectorOperators.ADD) != 0f) {
-                    System.arraycopy(before, 0, e, start, end - start);
-                    int bad = FloatShadow.firstNonFinite(live.asFloatBuffer(), start, end);
+                    int bad = rescue(e, live, a, before, start, end);
                     if (bad >= 0) {
                         return bad;
-                    }
-                    // all finite, but a weight so far from its shadow value that w - e overflowed: average the
-                    // block as the scalar kernel does, which gives the same bits
-                    for (int k = start; k < end; k++) {
-                        e[k] = Math.fma(a, live.getFloat(4 * k) - e[k], e[k]);
                     }
                 }
             }
             return -1;
+        }
+
+        /**
+         * The rare path, out of the hot method: puts the block back and finds its non-finite weight; or, when every
+         * weight is finite but one lies so far from its shadow value that {@code w - e} overflowed, averages the block
+         * as the scalar kernel does (the same bits) and returns -1.
+         */
+        private static int rescue(float[] e, ByteBuffer live, float a, float[] before, int start, int end) {
+            System.arraycopy(before, 0, e, start, end - start);
+            int bad = FloatShadow.firstNonFinite(live.asFloatBuffer(), start, end);
+            if (bad < 0) {
+                for (int k = start; k < end; k++) {
+                    e[k] = Math.fma(a, live.getFloat(4 * k) - e[k], e[k]);
+                }
+            }
+            return bad;
         }
     }
 }
