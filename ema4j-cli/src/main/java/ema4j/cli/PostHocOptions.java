@@ -34,10 +34,10 @@ final class PostHocOptions {
                     + " Default: ${DEFAULT-VALUE}.")
     double maxResidual;
 
-    @Option(names = "--max-amplification", defaultValue = "20",
+    @Option(names = "--max-amplification", defaultValue = "1000",
             description = "Refuse a target whose snapshot weights' absolute values sum to more than this: such weights"
-                    + " cancel large multiples of neighbouring snapshots and magnify their differences. Default:"
-                    + " ${DEFAULT-VALUE}.")
+                    + " cancel large multiples of neighbouring snapshots and magnify their float32 rounding."
+                    + " Default: ${DEFAULT-VALUE}.")
     double maxAmplification;
 
     @Option(names = {"--out", "-o"}, paramLabel = "DIR", description = "Where the results go.")

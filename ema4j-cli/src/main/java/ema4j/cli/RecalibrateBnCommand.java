@@ -11,6 +11,7 @@ import ema4j.cli.data.FashionMnistFiles;
 import ema4j.cli.data.Split;
 import ema4j.cli.model.FashionCnn;
 import ema4j.cli.interop.SafetensorsWeights;
+import ema4j.cli.train.EpochSampler;
 import ema4j.cli.train.TrainingSession;
 import ema4j.djl.BatchNormRecalibration;
 import ema4j.djl.checkpoint.TrainingCheckpoint;
@@ -139,11 +140,17 @@ final class RecalibrateBnCommand implements Callable<Integer> {
         }
     }
 
-    /** Recalibrates {@code block} on shuffled Fashion-MNIST training batches; returns the batches used. */
+    /** The shuffle of the recalibration batches: fixed, so that recalibrating the same weights gives the same bits. */
+    static final long SHUFFLE_SEED = 1;
+
+    /**
+     * Recalibrates {@code block} on shuffled Fashion-MNIST training batches, the same ones every time; returns the
+     * batches used.
+     */
     static int recalibrate(Block block, NDManager manager, FashionMnistFiles files, int batches, int batchSize,
             int trainLimit) throws IOException, TranslateException {
         FashionMnistDataset.Builder b = FashionMnistDataset.builder().files(files).split(Split.TRAIN)
-                .setSampling(batchSize, true);
+                .setSampling(new EpochSampler(batchSize, SHUFFLE_SEED));
         if (trainLimit > 0) {
             b.limit(trainLimit);
         }

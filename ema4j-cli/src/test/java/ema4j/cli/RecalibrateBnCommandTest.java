@@ -73,6 +73,11 @@ class RecalibrateBnCommandTest {
         CliRun evaluate = CliRun.of("evaluate", dir.resolve("bn").toString(), "--data", CliRun.SUBSET.toString(),
                 "--test-limit", "100");
         assertThat(evaluate.exitCode()).as(evaluate.err()).isZero();
+        // the same batches every time: recalibrating again gives the same statistics
+        CliRun again = CliRun.of("recalibrate-bn", checkpoint.toString(), "--batches", "3", "--batch-size", "64",
+                "--train-limit", "512", "--data", CliRun.SUBSET.toString(), "--into", dir.resolve("bn2").toString());
+        assertThat(again.exitCode()).as(again.err()).isZero();
+        assertThat(firstRunningVar(dir.resolve("bn2"))).containsExactly(firstRunningVar(dir.resolve("bn")));
     }
 
     @Test
