@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * Records post-hoc EMA snapshots during training (Karras et al., 2024, EDM2, Section 3.2): one power-function EMA per
@@ -97,24 +98,20 @@ public final class PostHocRecorder {
         List<PowerFunction> schedules = schedules(block, sigmaRels, every);
         Map<String, JsonNode> saved = new LinkedHashMap<>(TrainingCheckpoint.additionalEmaSchedules(checkpoint));
         saved.keySet().removeIf(name -> !name.startsWith(CHECKPOINT_PREFIX));
-        List<String> savedSigmaRels = new ArrayList<>();
-        boolean same = saved.size() == schedules.size();
-        int i = 0;
-        for (Map.Entry<String, JsonNode> e : saved.entrySet()) {
-            DecaySchedule schedule = ScheduleCodec.fromJson(e.getValue());
-            savedSigmaRels.add(schedule instanceof PowerFunction p
-                    ? new BigDecimal(p.sigmaRel()).round(new MathContext(6)).stripTrailingZeros().toPlainString()
-                    : schedule.toString());
-            same &= e.getKey().equals(checkpointName(i)) && i < schedules.size() && schedule.equals(schedules.get(i));
-            i++;
-        }
         if (saved.isEmpty()) {
             throw new IllegalArgumentException("--posthoc-every must be absent to resume from " + checkpoint.directory()
                     + ", was " + every + " (that run recorded no post-hoc snapshots; resume without it, or start a"
                     + " new run)");
         }
-        requireArgument(same, "--posthoc-sigma-rel", "the checkpoint's " + savedSigmaRels + " to resume",
-                sigmaRels);
+        List<DecaySchedule> savedSchedules = saved.values().stream().map(ScheduleCodec::fromJson).toList();
+        List<String> names = IntStream.range(0, schedules.size()).mapToObj(PostHocRecorder::checkpointName).toList();
+        if (!savedSchedules.equals(schedules) || !List.copyOf(saved.keySet()).equals(names)) {
+            List<String> savedSigmaRels = savedSchedules.stream().map(s -> s instanceof PowerFunction p
+                    ? new BigDecimal(p.sigmaRel()).round(new MathContext(6)).stripTrailingZeros().toPlainString()
+                    : s.toString()).toList();
+            throw new IllegalArgumentException("--posthoc-sigma-rel must be the checkpoint's " + savedSigmaRels
+                    + " to resume, was " + sigmaRels);
+        }
         SnapshotStore store = SnapshotStore.create(directory);
         store.discardAfter(step);
         for (Snapshot snapshot : store.snapshots()) {
