@@ -35,8 +35,8 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--test-limit", defaultValue = "0", description = "Use only the first N test images (0: all).")
     int testLimit;
 
-    @Option(names = "--threads", defaultValue = "2", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
-    int threads;
+    @Mixin
+    EngineOptions engine = new EngineOptions();
 
     @Mixin
     DataOptions data = new DataOptions();
@@ -49,7 +49,7 @@ final class EvaluateCommand implements Callable<Integer> {
         if (testLimit < 0) {
             throw new IllegalArgumentException("--test-limit must be >= 0, was " + testLimit);
         }
-        Engines.configureThreads(threads);
+        engine.configure();
         FashionMnistDataset.Builder b = FashionMnistDataset.builder().files(data.files()).split(Split.TEST)
                 .setSampling(500, false);
         if (testLimit > 0) {

@@ -56,8 +56,8 @@ final class PostHocOptions {
             description = "Recalibrate on only the first N training images (0: all).")
     int trainLimit;
 
-    @Option(names = "--threads", defaultValue = "2", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
-    int threads;
+    @Mixin
+    EngineOptions engine = new EngineOptions();
 
     @Mixin
     DataOptions data = new DataOptions();
@@ -86,7 +86,7 @@ final class PostHocOptions {
             data.files();   // fail on missing data before any work
         }
         if (models) {
-            Engines.configureThreads(threads);
+            engine.configure();
         }
     }
 

@@ -64,8 +64,8 @@ final class RecalibrateBnCommand implements Callable<Integer> {
             + " models directory; required for a checkpoint or a file, which are never changed.")
     Path into;
 
-    @Option(names = "--threads", defaultValue = "2", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
-    int threads;
+    @Mixin
+    EngineOptions engine = new EngineOptions();
 
     @Mixin
     DataOptions data = new DataOptions();
@@ -87,7 +87,7 @@ final class RecalibrateBnCommand implements Callable<Integer> {
                     + " WEIGHTS is a checkpoint or a file (they are never changed), was missing");
         }
         data.files();   // fail on missing data before any work
-        Engines.configureThreads(threads);
+        engine.configure();
         Path target = into == null ? models : into;
         int used;
         try (Model model = Model.newInstance(name, Device.cpu())) {

@@ -52,8 +52,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed of initialization and shuffling. Default: ${DEFAULT-VALUE}.")
     long seed;
 
-    @Option(names = "--threads", defaultValue = "2", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
-    int threads;
+    @Mixin
+    EngineOptions engine = new EngineOptions();
 
     @Mixin
     ScheduleOptions schedule = new ScheduleOptions();
@@ -107,9 +107,9 @@ final class TrainCommand implements Callable<Integer> {
         DecaySchedule ema = noEma ? null : schedule.schedule();
         double lr = learningRate != null ? learningRate : "adam".equals(optimizer) ? 0.001 : 0.05;
         TrainingSettings settings = new TrainingSettings(data.files(), out, epochs, batchSize, optimizer, lr,
-                learningRateSchedule, momentum, seed, threads, ema, noEma ? "none" : schedule.label(), evalEvery,
+                learningRateSchedule, momentum, seed, engine.threads, ema, noEma ? "none" : schedule.label(), evalEvery,
                 checkpointEvery, trainLimit, testLimit, keepLast, resume, posthocEvery, posthocSigmaRels);
-        Engines.configureThreads(threads);
+        engine.configure();
         Files.createDirectories(out);
         PrintWriter stdout = spec.commandLine().getOut();
         boolean terminal = System.console() != null && !json;

@@ -1,14 +1,17 @@
 package ema4j.cli;
 
-/** Settings of DJL's PyTorch engine that must be made before the engine loads. */
-final class Engines {
-    private Engines() {}
+import picocli.CommandLine.Option;
+
+/** The PyTorch engine settings of the commands that run it ({@code --threads}), made before the engine loads. */
+final class EngineOptions {
+    @Option(names = "--threads", defaultValue = "2", description = "PyTorch threads. Default: ${DEFAULT-VALUE}.")
+    int threads;
 
     /**
      * Sets PyTorch's intra-op threads (and one inter-op thread) for reproducible timings and results; effective
      * only before the engine is first used in this JVM.
      */
-    static void configureThreads(int threads) {
+    void configure() {
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
         System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
     }
