@@ -26,16 +26,12 @@ final class DoubleShadow implements Shadow {
         double a = 1.0 - decay;
         DoubleBuffer w = live.asDoubleBuffer();
         double[] e = values;
-        for (int start = from; start < to; start += BLOCK) {
-            int end = Math.min(to, start + BLOCK);
-            for (int i = start; i < end; i++) {
-                if (!Double.isFinite(w.get(i))) {
-                    return i;
-                }
+        for (int i = from; i < to; i++) {
+            double wi = w.get(i);
+            if (!Double.isFinite(wi)) {
+                return i;
             }
-            for (int i = start; i < end; i++) {
-                e[i] = Math.fma(a, w.get(i) - e[i], e[i]);
-            }
+            e[i] = Math.fma(a, wi - e[i], e[i]);
         }
         return -1;
     }

@@ -293,9 +293,7 @@ public final class EmaState {
             }
             if (found[w] >= 0) {
                 Piece p = pieces.get(stoppedAt[w]);
-                int element = (int) found[w];
-                int blockStart = p.from + (element - p.from) / Shadow.BLOCK * Shadow.BLOCK;
-                shadows[p.tensor].undoAverage(buffers[p.tensor], decay, p.from, blockStart);
+                shadows[p.tensor].undoAverage(buffers[p.tensor], decay, p.from, (int) found[w]);
             }
         }
         return first;

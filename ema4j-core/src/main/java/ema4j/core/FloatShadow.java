@@ -48,34 +48,27 @@ final class FloatShadow implements Shadow {
             return averageScalar(e, live.asFloatBuffer(), a, from, to);
         }
         ShortBuffer w = live.asShortBuffer();
-        for (int start = from; start < to; start += BLOCK) {
-            int end = Math.min(to, start + BLOCK);
-            for (int i = start; i < end; i++) {
-                if (!Float.isFinite(widen(w.get(i)))) {
-                    return i;
-                }
+        for (int i = from; i < to; i++) {
+            float wi = widen(w.get(i));
+            if (!Float.isFinite(wi)) {
+                return i;
             }
-            for (int i = start; i < end; i++) {
-                e[i] = Math.fma(a, widen(w.get(i)) - e[i], e[i]);
-            }
+            e[i] = Math.fma(a, wi - e[i], e[i]);
         }
         return -1;
     }
 
-    /** The reference kernel for float32 live weights: the Vector API kernel must give the same bits. */
+    /**
+     * The reference kernel for float32 live weights, which the Vector API kernel must match bit for bit: averages
+     * up to the first non-finite weight and returns its index, or -1.
+     */
     static int averageScalar(float[] e, FloatBuffer w, float a, int from, int to) {
-        for (int start = from; start < to; start += BLOCK) {
-            int end = Math.min(to, start + BLOCK);
-            int bad = 0;
-            for (int i = start; i < end; i++) {
-                bad |= nonFiniteBit(w.get(i));
+        for (int i = from; i < to; i++) {
+            float wi = w.get(i);
+            if (!Float.isFinite(wi)) {
+                return i;
             }
-            if (bad != 0) {
-                return firstNonFinite(w, start, end);
-            }
-            for (int i = start; i < end; i++) {
-                e[i] = Math.fma(a, w.get(i) - e[i], e[i]);
-            }
+            e[i] = Math.fma(a, wi - e[i], e[i]);
         }
         return -1;
     }
@@ -136,11 +129,6 @@ final class FloatShadow implements Shadow {
             }
         }
         return -1;
-    }
-
-    /** 1 when the exponent bits are all ones (NaN or infinity), else 0; branch-free. */
-    private static int nonFiniteBit(float x) {
-        return (((Float.floatToRawIntBits(x) & 0x7f800000) + 0x00800000) >>> 31);
     }
 
     @Override

@@ -5,14 +5,13 @@ import java.nio.ByteBuffer;
 /**
  * The averaged values of one tensor and the update kernels that work on them, one implementation per shadow width.
  *
- * <p>Every pass works blockwise: a block of live weights is checked for NaN and infinity, then (still in cache)
- * averaged, so non-finite weights are found inside the update pass without a second pass over the model.
+ * <p>The update pass checks each live weight for NaN and infinity as it averages it, so non-finite weights are
+ * found without a second pass over the model.
  */
 sealed interface Shadow permits FloatShadow, DoubleShadow {
     /**
-     * Elements per block: small enough that a checked block is still in L1 when it is averaged, next to the
-     * shadow's stream. Measured on ResNet-50's tensors (AVX-512, one thread): 256 elements ran within 5% of an
-     * update with no check at all, 2048 about 15% slower, 8192 about 40% slower.
+     * The unit in which threads split the elements: a multiple of every vector length, so that each thread's range
+     * starts where a tensor's start would be aligned (1 KiB of float32).
      */
     int BLOCK = 256;
 
@@ -27,7 +26,7 @@ sealed interface Shadow permits FloatShadow, DoubleShadow {
      * Works on elements {@code [from, to)} only, so that several threads can share one tensor.
      *
      * @return -1 when every element was averaged; else the flat index of the first non-finite live value, with the
-     *     elements of its block and after it untouched (blocks start at {@code from})
+     *     elements before it averaged and it and those after it untouched
      */
     int average(ByteBuffer live, double decay, int from, int to);
 

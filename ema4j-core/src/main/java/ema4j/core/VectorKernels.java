@@ -11,14 +11,16 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>JDK 17 does not vectorize loops over a direct {@code FloatBuffer}; this kernel does, by hand. It computes
  * exactly what the scalar kernel computes (lane-wise {@code fma(a, w - e, e)}, the same rounding), so the two give
- * the same bits, and leaves a block with a non-finite weight as it was, as the scalar kernel does. Unlike the
- * scalar kernel it reads each weight once: it averages a block while checking it, keeping the block's old values
- * in a 1 KiB array to put back when the check fails. Measured on ResNet-50's tensors with one thread (AVX-512),
- * that ran about 20% faster than checking a block first and averaging it after, and faster than an update with
- * no check at all. Used only when the JVM was started with {@code --add-modules jdk.incubator.vector} and its
- * Vector API still loads vectors from a {@code ByteBuffer} (JDK 17 to 19; later releases load from memory segments
- * only, and there the scalar kernel runs); the check is in {@link #AVAILABLE}, and {@code Kernel} is loaded only
- * after it.
+ * the same bits, and stops at the first non-finite weight with everything before it averaged and everything from it
+ * on untouched, as the scalar kernel does. The check costs one multiply, one compare and a branch that is never
+ * taken per vector: {@code (w - e) * 0} is 0 for a finite weight and NaN for NaN or infinity, and a vector with any
+ * lane not 0 goes to the scalar kernel, which finds the weight (or, when {@code w - e} only overflowed, averages the
+ * lanes as usual). The weights are read at 64-byte-aligned addresses after a scalar head, since a vector that
+ * straddles two cache lines costs two loads; PyTorch's tensors start aligned, so there the head is empty.
+ *
+ * <p>Used only when the JVM was started with {@code --add-modules jdk.incubator.vector} and its Vector API still
+ * loads vectors from a {@code ByteBuffer} (JDK 17 to 19; later releases load from memory segments only, and there
+ * the scalar kernel runs); the check is in {@link #AVAILABLE}, and {@code Kernel} is loaded only after it.
  */
 final class VectorKernels {
     /**
@@ -48,61 +50,54 @@ final class VectorKernels {
     /** Holds the species in a class of its own, so that nothing of the Vector API loads unless it is used. */
     private static final class Kernel {
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
-        /** One block of old values per thread that runs the kernel. */
-        private static final ThreadLocal<float[]> BEFORE = ThreadLocal.withInitial(() -> new float[Shadow.BLOCK]);
+        /** Cache-line size: vectors are loaded from weights at addresses that are multiples of it. */
+        private static final int LINE = 64;
 
         static int average(float[] e, ByteBuffer live, float a, int from, int to) {
             ByteOrder order = live.order();
             int lanes = SPECIES.length();
+            int head = live.isDirect() ? Math.min(to - from, headElements(live, from)) : 0;
+            int bad = scalar(e, live, a, from, from + head);
+            if (bad >= 0) {
+                return bad;
+            }
             FloatVector weight = FloatVector.broadcast(SPECIES, a);
-            // the block's shadow before this pass, put back if the block holds a non-finite weight
-            float[] before = BEFORE.get();
-            for (int start = from; start < to; start += Shadow.BLOCK) {
-                int end = Math.min(to, start + Shadow.BLOCK);
-                int vectorEnd = start + SPECIES.loopBound(end - start);
-                // (w - e) * 0 is 0 for finite w and NaN for NaN or infinity (e is finite): one lane-wise sum
-                // finds them all, in the same pass that averages
-                FloatVector probe = FloatVector.zero(SPECIES);
-                int i = start;
-                for (; i < vectorEnd; i += lanes) {
-                    FloatVector w = FloatVector.fromByteBuffer(SPECIES, live, 4 * i, order);
-                    FloatVector ev = FloatVector.fromArray(SPECIES, e, i);
-                    ev.intoArray(before, i - start);
-                    FloatVector difference = w.sub(ev);
-                    probe = probe.add(difference.mul(0f));
-                    difference.fma(weight, ev).intoArray(e, i);
-                }
-                float tail = 0f;
-                for (; i < end; i++) {
-                    float difference = live.getFloat(4 * i) - e[i];
-                    before[i - start] = e[i];
-                    tail += difference * 0f;
-                    e[i] = Math.fma(a, difference, e[i]);
-                }
-                if (tail != 0f || probe.reduceLanes(VectorOperators.ADD) != 0f) {
-                    int bad = rescue(e, live, a, before, start, end);
+            int i = from + head;
+            int vectorEnd = i + SPECIES.loopBound(to - i);
+            for (; i < vectorEnd; i += lanes) {
+                FloatVector ev = FloatVector.fromArray(SPECIES, e, i);
+                FloatVector difference = FloatVector.fromByteBuffer(SPECIES, live, 4 * i, order).sub(ev);
+                if (difference.mul(0f).compare(VectorOperators.NE, 0f).anyTrue()) {
+                    bad = scalar(e, live, a, i, i + lanes);
                     if (bad >= 0) {
                         return bad;
                     }
+                } else {
+                    difference.fma(weight, ev).intoArray(e, i);
                 }
             }
-            return -1;
+            return scalar(e, live, a, i, to);
+        }
+
+        /** Elements from {@code from} to the next weight at a 64-byte-aligned address (0 when unaligned by 4). */
+        private static int headElements(ByteBuffer live, int from) {
+            int misaligned = live.alignmentOffset(4 * from, LINE);
+            return misaligned % 4 != 0 || misaligned == 0 ? 0 : (LINE - misaligned) / 4;
         }
 
         /**
-         * The rare path, out of the hot method: puts the block back and finds its non-finite weight; or, when every
-         * weight is finite but one lies so far from its shadow value that {@code w - e} overflowed, averages the block
-         * as the scalar kernel does (the same bits) and returns -1.
+         * The scalar kernel over {@code [from, to)}, the head, the tail, and any vector with a non-finite lane:
+         * returns the first non-finite weight's index with the elements before it averaged, or -1.
          */
-        private static int rescue(float[] e, ByteBuffer live, float a, float[] before, int start, int end) {
-            System.arraycopy(before, 0, e, start, end - start);
-            int bad = FloatShadow.firstNonFinite(live.asFloatBuffer(), start, end);
-            if (bad < 0) {
-                for (int k = start; k < end; k++) {
-                    e[k] = Math.fma(a, live.getFloat(4 * k) - e[k], e[k]);
+        private static int scalar(float[] e, ByteBuffer live, float a, int from, int to) {
+            for (int k = from; k < to; k++) {
+                float w = live.getFloat(4 * k);
+                if (!Float.isFinite(w)) {
+                    return k;
                 }
+                e[k] = Math.fma(a, w - e[k], e[k]);
             }
-            return bad;
+            return -1;
         }
     }
 }

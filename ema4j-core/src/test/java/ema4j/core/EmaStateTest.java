@@ -158,7 +158,7 @@ class EmaStateTest {
         ema.update(live);
         float[][] before = {shadow(ema, 0), shadow(ema, 1), shadow(ema, 2)};
         float[] poisoned = first.clone();
-        poisoned[4321] = Float.NaN;   // in the third block of the second tensor: earlier blocks are averaged first
+        poisoned[4321] = Float.NaN;   // in the second tensor: the elements before it are averaged first, then reverted
         live.set(0, first);
         live.set(1, poisoned);
         assertThatThrownBy(() -> ema.update(live))

@@ -18,7 +18,14 @@ import net.jqwik.api.constraints.Size;
 class ParallelUpdateTest {
 
     private static ByteBuffer direct(float[] values) {
-        ByteBuffer b = ByteBuffer.allocateDirect(4 * values.length).order(ByteOrder.nativeOrder());
+        return direct(values, 0, ByteOrder.nativeOrder());
+    }
+
+    /** The values in a direct buffer whose first byte lies {@code shift} bytes past a 64-byte boundary. */
+    private static ByteBuffer direct(float[] values, int shift, ByteOrder order) {
+        ByteBuffer whole = ByteBuffer.allocateDirect(4 * values.length + 128);
+        int start = whole.alignmentOffset(0, 64) == 0 ? 0 : 64 - whole.alignmentOffset(0, 64);
+        ByteBuffer b = whole.position(start + shift).limit(start + shift + 4 * values.length).slice().order(order);
         b.asFloatBuffer().put(values);
         return b;
     }
@@ -26,7 +33,8 @@ class ParallelUpdateTest {
     @Property(tries = 300)
     void theVectorKernelGivesTheBitsOfTheScalarKernel(@ForAll @IntRange(min = 0, max = 9000) int size,
             @ForAll @IntRange(min = 0, max = 9000) int from, @ForAll @IntRange(min = -1, max = 9000) int nanAt,
-            @ForAll @IntRange(min = -1, max = 9000) int overflowAt, @ForAll long seed) {
+            @ForAll @IntRange(min = -1, max = 9000) int overflowAt, @ForAll @IntRange(min = 0, max = 63) int shift,
+            @ForAll boolean bigEndian, @ForAll long seed) {
         from = Math.min(from, size);
         Random random = new Random(seed);
         float[] e = new float[size];
@@ -46,7 +54,10 @@ class ParallelUpdateTest {
         float[] reference = e.clone();
         float a = (float) (1 - 0.999);
         int expected = FloatShadow.averageScalar(reference, FloatBuffer.wrap(w), a, from, size);
-        int actual = VectorKernels.average(e, direct(w), a, from, size);
+        // any alignment (the kernel reads aligned vectors after a scalar head; none when not a multiple of 4), either
+        // byte order
+        int actual = VectorKernels.average(e, direct(w, shift, bigEndian ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN),
+                a, from, size);
         assertThat(actual).isEqualTo(expected);
         assertThat(e).containsExactly(reference);
     }
