@@ -2,8 +2,14 @@ package ema4j.djl;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
+import ai.djl.nn.SequentialBlock;
+import ai.djl.nn.core.Linear;
 import ai.djl.training.EasyTrain;
 import ai.djl.training.dataset.Batch;
 import ai.djl.util.Pair;
@@ -108,6 +114,28 @@ class EmaModelPathsTest {
             assertThat(ema.parameters().stream().filter(r -> r.rule() == ParameterRule.AVERAGE).map(ParameterReport::name))
                     .containsExactlyInAnyOrderElementsOf(List.of("07Linear_weight", "07Linear_bias"));
             assertThat(ema.status().shadowBytes()).isEqualTo(averaged).isLessThan(all / 10);
+        }
+    }
+
+    @Test
+    void aModelNinetyPercentFrozenHoldsShadowsForTheOtherTenPercentOnly() {
+        try (NDManager manager = Engine.getEngine("PyTorch").newBaseManager()) {
+            // 8 -> 100 with bias: 900 parameters, frozen; 100 -> 1 without bias: 100 parameters, trained
+            SequentialBlock block = new SequentialBlock()
+                    .add(Linear.builder().setUnits(100).build())
+                    .add(Linear.builder().setUnits(1).optBias(false).build());
+            block.initialize(manager, DataType.FLOAT32, new Shape(1, 8));
+            block.getChildren().get(0).getValue().freezeParameters(true);
+            long modelBytes = 0;
+            for (Pair<String, Parameter> p : block.getParameters()) {
+                modelBytes += p.getValue().getArray().size() * 4;
+            }
+            EmaModel ema = EmaModel.track(block, Preset.SHORT.schedule());
+            assertThat(modelBytes).isEqualTo(4_000);
+            assertThat(ema.status().averagedParameters()).isEqualTo(1);
+            assertThat(ema.status().copiedParameters()).isEqualTo(2);
+            // the frozen 90% are read from the live model, never duplicated: 400 bytes, not 4,000
+            assertThat(ema.status().shadowBytes()).isEqualTo(400);
         }
     }
 }
