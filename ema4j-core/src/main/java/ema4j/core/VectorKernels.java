@@ -53,35 +53,56 @@ final class VectorKernels {
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
         /** Cache-line size: vectors are loaded from weights at addresses that are multiples of it. */
         private static final int LINE = 64;
+        /** The byte order the vector loop reads; a constant, so that the loads compile to plain moves. */
+        private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
         static int average(float[] e, ByteBuffer live, float a, int from, int to) {
-            ByteOrder order = live.order();
+            if (live.order() != NATIVE) {
+                return scalar(e, live, a, from, to);
+            }
             int lanes = SPECIES.length();
             int head = live.isDirect() ? Math.min(to - from, headElements(live, from)) : 0;
             int bad = scalar(e, live, a, from, from + head);
             if (bad >= 0) {
                 return bad;
             }
-            FloatVector weight = FloatVector.broadcast(SPECIES, a);
+            int step = 2 * lanes;
             int i = from + head;
-            // two vectors per turn, one check for both: fewer branches, and two independent load streams in flight
-            int pairEnd = i + (to - i) / (2 * lanes) * (2 * lanes);
-            for (; i < pairEnd; i += 2 * lanes) {
-                FloatVector e0 = FloatVector.fromArray(SPECIES, e, i);
-                FloatVector e1 = FloatVector.fromArray(SPECIES, e, i + lanes);
-                FloatVector d0 = FloatVector.fromByteBuffer(SPECIES, live, 4 * i, order).sub(e0);
-                FloatVector d1 = FloatVector.fromByteBuffer(SPECIES, live, 4 * (i + lanes), order).sub(e1);
-                if (d0.mul(0f).add(d1.mul(0f)).compare(VectorOperators.NE, 0f).anyTrue()) {
-                    bad = scalar(e, live, a, i, i + 2 * lanes);
+            int pairEnd = i + (to - i) / step * step;
+            while (i < pairEnd) {
+                i = pairs(e, live, a, i, pairEnd);
+                if (i < pairEnd) {
+                    // a lane was not finite, or w - e overflowed: the scalar kernel sorts the pair out
+                    bad = scalar(e, live, a, i, i + step);
                     if (bad >= 0) {
                         return bad;
                     }
-                } else {
-                    d0.fma(weight, e0).intoArray(e, i);
-                    d1.fma(weight, e1).intoArray(e, i + lanes);
+                    i += step;
                 }
             }
             return scalar(e, live, a, i, to);
+        }
+
+        /**
+         * The hot loop, with nothing else in its method: averages two vectors per turn with one check for both,
+         * from {@code from} up to {@code end} (a whole number of pairs), and returns {@code end}, or the start of
+         * the first pair that failed the check, left untouched.
+         */
+        private static int pairs(float[] e, ByteBuffer live, float a, int from, int end) {
+            int lanes = SPECIES.length();
+            FloatVector weight = FloatVector.broadcast(SPECIES, a);
+            for (int i = from; i < end; i += 2 * lanes) {
+                FloatVector e0 = FloatVector.fromArray(SPECIES, e, i);
+                FloatVector e1 = FloatVector.fromArray(SPECIES, e, i + lanes);
+                FloatVector d0 = FloatVector.fromByteBuffer(SPECIES, live, 4 * i, NATIVE).sub(e0);
+                FloatVector d1 = FloatVector.fromByteBuffer(SPECIES, live, 4 * (i + lanes), NATIVE).sub(e1);
+                if (d0.mul(0f).add(d1.mul(0f)).compare(VectorOperators.NE, 0f).anyTrue()) {
+                    return i;
+                }
+                d0.fma(weight, e0).intoArray(e, i);
+                d1.fma(weight, e1).intoArray(e, i + lanes);
+            }
+            return end;
         }
 
         /** Elements from {@code from} to the next weight at a 64-byte-aligned address (0 when unaligned by 4). */
