@@ -14,9 +14,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * ema4j is built for Java 17 but runs on newer JDKs, whose Vector API no longer loads from ByteBuffers: there the
- * scalar kernel must take over and give the same bits. Runs {@link UpdateProbe} on a JDK 20 or later when one is
- * installed ({@code EMA4J_NEWER_JDK}, else a {@code /usr/lib/jvm} JDK whose name says 21 or later); skipped, saying
- * so, when there is none.
+ * kernel on memory segments ({@code META-INF/versions/22}, when the build had a JDK 22 or later to compile it) or
+ * else the scalar kernel must take over and give the same bits. Runs {@link UpdateProbe} on a JDK 21 or later when
+ * one is installed ({@code EMA4J_NEWER_JDK}, else a {@code /usr/lib/jvm} JDK whose name says 21 or later); skipped,
+ * saying so, when there is none. A JVM reads {@code META-INF/versions} from jars only; with the classes in a
+ * directory the probe puts that directory first on the class path, which is what a jar's versioned entries do.
  */
 class NewerJdkTest {
 
@@ -35,12 +37,26 @@ class NewerJdkTest {
         }
     }
 
+    /** The JDK's feature release, from its {@code release} file ({@code JAVA_VERSION="25.0.1"}). */
+    private static int featureVersion(Path jdk) throws IOException {
+        String version = Files.readAllLines(jdk.resolve("release")).stream()
+                .filter(l -> l.startsWith("JAVA_VERSION=")).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no JAVA_VERSION in " + jdk.resolve("release")))
+                .replaceAll("JAVA_VERSION=\"?([0-9]+).*", "$1");
+        return Integer.parseInt(version);
+    }
+
     @Test
     void theUpdateGivesTheSameBitsOnANewerJdkWithTheVectorModule() throws Exception {
         Path jdk = newerJdk();
         Assumptions.assumeTrue(jdk != null, "skipped: no JDK 21 or later in /usr/lib/jvm and EMA4J_NEWER_JDK unset");
+        int feature = featureVersion(jdk);
+        Path versioned = Path.of("target/classes/META-INF/versions/22");
+        boolean segmentKernel = feature >= 22 && Files.isRegularFile(versioned.resolve("ema4j/core/VectorKernels.class"));
+        String classPath = (segmentKernel ? versioned.toAbsolutePath() + java.io.File.pathSeparator : "")
+                + System.getProperty("java.class.path");
         Process process = new ProcessBuilder(List.of(jdk.resolve("bin/java").toString(), "--add-modules",
-                "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), UpdateProbe.class.getName()))
+                "jdk.incubator.vector", "-cp", classPath, UpdateProbe.class.getName()))
                 .redirectErrorStream(true).start();
         assertThat(process.waitFor(120, TimeUnit.SECONDS)).as("the probe finished on " + jdk).isTrue();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -49,7 +65,9 @@ class NewerJdkTest {
         String there = output.lines().filter(l -> l.startsWith("vector kernel")).findFirst().orElse(output);
         // same arithmetic, whichever kernel: only the kernel named differs
         assertThat(there.replaceFirst("vector kernel \\w+", "")).isEqualTo(here.replaceFirst("vector kernel \\w+", ""));
-        assertThat(there).startsWith("vector kernel false");
+        // JDK 22+ with the versioned kernel built: the kernel on memory segments; otherwise the scalar kernel
+        assertThat(there).as("JDK %d at %s, versioned kernel %s", feature, jdk, segmentKernel)
+                .startsWith("vector kernel " + segmentKernel);
         assertThat(here).contains("updates 2, skipped 1");
     }
 }

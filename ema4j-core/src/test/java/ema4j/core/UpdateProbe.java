@@ -20,14 +20,18 @@ final class UpdateProbe {
         SplittableRandom random = new SplittableRandom(11);
         List<TensorSpec> specs = new ArrayList<>();
         List<ByteBuffer> buffers = new ArrayList<>();
-        for (int size : new int[] {1, 255, 256, 257, 4099, 70_001}) {
+        for (int size : new int[] {1, 255, 256, 257, 4099, 70_001, 1000}) {
             specs.add(new TensorSpec("t" + size, new long[] {size}, WeightFormat.FLOAT32));
-            ByteBuffer b = ByteBuffer.allocateDirect(4 * size).order(ByteOrder.nativeOrder());
+            // the last tensor starts 4 bytes past a 64-byte boundary: the kernels read it after a scalar head
+            ByteBuffer whole = ByteBuffer.allocateDirect(4 * size + 128);
+            int start = (64 - whole.alignmentOffset(0, 64)) % 64 + (size == 1000 ? 4 : 0);
+            ByteBuffer b = whole.position(start).limit(start + 4 * size).slice().order(ByteOrder.nativeOrder());
             for (int i = 0; i < size; i++) {
                 b.putFloat(4 * i, (float) random.nextGaussian());
             }
             buffers.add(b);
         }
+        buffers.get(5).putFloat(4 * 500, -Float.MAX_VALUE);
         LiveWeights live = buffers::get;
         EmaState ema = EmaState.start(DecaySchedule.constant(0.9), specs, NonFinitePolicy.SKIP, live, 2);
         for (int step = 0; step < 3; step++) {
@@ -35,6 +39,9 @@ final class UpdateProbe {
                 for (int i = 0; i < b.capacity() / 4; i++) {
                     b.putFloat(4 * i, b.getFloat(4 * i) * 0.5f + (float) random.nextGaussian());
                 }
+            }
+            if (step == 0) {
+                buffers.get(5).putFloat(4 * 500, Float.MAX_VALUE);   // finite, but w - e overflows: still averaged
             }
             if (step == 1) {
                 buffers.get(4).putFloat(4 * 3000, Float.NaN);   // a skipped update must leave everything as it was
