@@ -1,6 +1,7 @@
 package ema4j.core;
 
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
 
@@ -42,10 +43,7 @@ final class FloatShadow implements Shadow {
         float a = (float) (1.0 - decay);
         float[] e = values;
         if (format == WeightFormat.FLOAT32) {
-            if (VectorKernels.AVAILABLE) {
-                return VectorKernels.average(e, live, a, from, to);
-            }
-            return averageScalar(e, live.asFloatBuffer(), a, from, to);
+            return averageFloat32(e, live, a, from, to);
         }
         ShortBuffer w = live.asShortBuffer();
         for (int i = from; i < to; i++) {
@@ -56,6 +54,45 @@ final class FloatShadow implements Shadow {
             e[i] = Math.fma(a, wi - e[i], e[i]);
         }
         return -1;
+    }
+
+    /**
+     * The float32 kernel: the Vector API's hot loop ({@link VectorKernels#pairs}) where it runs, the scalar kernel
+     * for the rest, the same bits either way. The vector loop reads the weights from 64-byte boundaries, after a
+     * scalar head when a tensor does not start on one (PyTorch's tensors do), since a vector that straddles two
+     * cache lines costs two loads. A pair of vectors that fails the loop's check goes to the scalar kernel, which
+     * stops at the non-finite weight or, when {@code w - e} only overflowed, averages the pair as usual.
+     */
+    static int averageFloat32(float[] e, ByteBuffer live, float a, int from, int to) {
+        FloatBuffer w = live.asFloatBuffer();
+        if (!VectorKernels.AVAILABLE || live.order() != ByteOrder.nativeOrder()) {
+            return averageScalar(e, w, a, from, to);
+        }
+        int head = live.isDirect() ? Math.min(to - from, headElements(live, from)) : 0;
+        int bad = averageScalar(e, w, a, from, from + head);
+        if (bad >= 0) {
+            return bad;
+        }
+        int step = VectorKernels.pairLength();
+        int i = from + head;
+        int pairEnd = i + (to - i) / step * step;
+        while (i < pairEnd) {
+            i = VectorKernels.pairs(e, live, a, i, pairEnd);
+            if (i < pairEnd) {
+                bad = averageScalar(e, w, a, i, i + step);
+                if (bad >= 0) {
+                    return bad;
+                }
+                i += step;
+            }
+        }
+        return averageScalar(e, w, a, i, to);
+    }
+
+    /** Elements from {@code from} to the next weight at a 64-byte-aligned address (0 when unaligned by 4). */
+    private static int headElements(ByteBuffer live, int from) {
+        int misaligned = live.alignmentOffset(4 * from, 64);
+        return misaligned % 4 != 0 || misaligned == 0 ? 0 : (64 - misaligned) / 4;
     }
 
     /**

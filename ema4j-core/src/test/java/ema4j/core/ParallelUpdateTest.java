@@ -53,10 +53,11 @@ class ParallelUpdateTest {
         }
         float[] reference = e.clone();
         float a = (float) (1 - 0.999);
+        assertThat(VectorKernels.AVAILABLE).as("the tests run with --add-modules jdk.incubator.vector").isTrue();
         int expected = FloatShadow.averageScalar(reference, FloatBuffer.wrap(w), a, from, size);
         // any alignment (the kernel reads aligned vectors after a scalar head; none when not a multiple of 4), either
         // byte order
-        int actual = VectorKernels.average(e, direct(w, shift, bigEndian ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN),
+        int actual = FloatShadow.averageFloat32(e, direct(w, shift, bigEndian ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN),
                 a, from, size);
         assertThat(actual).isEqualTo(expected);
         assertThat(e).containsExactly(reference);
