@@ -128,36 +128,11 @@ def table(rounds):
     return "\n".join(out)
 
 
-def paired_table(path):
-    """The in-process pairs of ema4j.bench.PairedUpdate: lines "paired SET THREADS base_ms ema_ms ratio min max n"."""
-    out = ["| set | params | threads | java-baseline median ms | djl-ema4j median ms | djl-ema4j GB/s "
-           "| baseline ms / djl-ema4j ms, per round: median (range) | rounds |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) != 9 or parts[0] != "paired" or parts[1] not in PARAMS:
-                continue
-            s, t = parts[1], int(parts[2])
-            base, ema, ratio, low, high = (float(x) for x in parts[3:8])
-            n = PARAMS[s]
-            out.append(f"| {s} | {n:,} | {t} | {base:.2f} | {ema:.2f} | {n * 12 / ema / 1e6:.1f} "
-                       f"| {ratio:.2f} ({low:.2f}-{high:.2f}) | {parts[8]} |")
-    if len(out) == 2:
-        sys.exit(f"no paired results in {path}")
-    return "\n".join(out)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--round", action="append", default=[], metavar="DIR",
                         help="a round's directory holding jmh.json, c.txt and torch.txt; repeat for each round")
-    parser.add_argument("--paired", metavar="FILE",
-                        help="print the table of ema4j.bench.PairedUpdate's output instead")
     args = parser.parse_args()
-    if args.paired:
-        print(paired_table(args.paired))
-        return
     rounds = []
     for d in args.round:
         rows = jmh_rows(os.path.join(d, "jmh.json")) + line_rows(

@@ -9,10 +9,16 @@ Sets as in ema4j.bench.ParameterSets: resnet50 (torchvision ResNet-50's 161 para
 (resnet50 four times). Prints "variant set params threads median_ms", the median of REPETITIONS timed updates after
 3 warm-up updates, with torch.set_num_threads(T).
 
+With --serve SET THREADS it is a peer of bench/turns.py instead: it sets up that set, prints "ready" and the variant
+names, and answers each line "VARIANT N" of standard input with the fastest of N updates in milliseconds, until
+"quit" or the end of input.
+
 Usage: /usr/bin/python3 bench/torch_peer.py [--sets resnet50,100m] [--threads 1,2] [--repetitions 20]
+       /usr/bin/python3 bench/torch_peer.py --serve SET THREADS
 """
 import argparse
 import statistics
+import sys
 import time
 
 import torch
@@ -73,13 +79,44 @@ def median_ms(update, shadow, live, repetitions):
     return statistics.median(times)
 
 
+def fastest_ms(update, shadow, live, times):
+    best = float("inf")
+    for _ in range(times):
+        start = time.perf_counter()
+        update(shadow, live)
+        best = min(best, (time.perf_counter() - start) * 1e3)
+    return best
+
+
+def serve(name, threads):
+    """Answers turns "VARIANT N" on standard input with the fastest of N updates, in milliseconds."""
+    torch.set_num_threads(threads)
+    live = [torch.rand(s) * 2 - 1 for s in parameter_set(name)]
+    shadow = [p.clone() for p in live]
+    with torch.no_grad():
+        for update in VARIANTS.values():
+            fastest_ms(update, shadow, live, 20)
+        print("ready", *VARIANTS, flush=True)
+        for line in sys.stdin:
+            if line.strip() == "quit":
+                break
+            parts = line.split()
+            if len(parts) != 2 or parts[0] not in VARIANTS or not parts[1].isdigit() or int(parts[1]) < 1:
+                sys.exit(f"a turn must be 'VARIANT N' with VARIANT one of {', '.join(VARIANTS)}, was: {line.strip()}")
+            print(f"{fastest_ms(VARIANTS[parts[0]], shadow, live, int(parts[1])):.4f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="resnet50,100m")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repetitions", type=int, default=20)
+    parser.add_argument("--serve", nargs=2, metavar=("SET", "THREADS"))
     args = parser.parse_args()
     torch.manual_seed(42)
+    if args.serve:
+        serve(args.serve[0], int(args.serve[1]))
+        return
     for name in args.sets.split(","):
         shapes = parameter_set(name)
         live = [torch.rand(s) * 2 - 1 for s in shapes]

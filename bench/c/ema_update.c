@@ -8,8 +8,13 @@
  * Sets are built as in ema4j.bench.ParameterSets: resnet50 (torchvision ResNet-50, 25,557,032 floats) and 100m
  * (resnet50 four times). Prints one line per variant: "variant set params threads median_ms".
  *
+ * With "serve" first, it is a peer of bench/turns.py instead: it sets up both variants, prints
+ * "ready c-contiguous c-tensors" and answers each line "VARIANT N" of standard input with the fastest of N updates
+ * in milliseconds, until "quit" or the end of input.
+ *
  * Build: gcc -O3 -march=native -fopenmp -o ema_update ema_update.c -lm
  * Run:   ./ema_update SET THREADS [REPETITIONS]     (default 20 repetitions after 3 warm-up updates)
+ *        ./ema_update serve SET THREADS
  */
 #include <math.h>
 #include <omp.h>
@@ -88,55 +93,91 @@ static double median(double *ms, int n) {
     return n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
 }
 
+/* both variants' memory, filled with the same kind of values */
+static float *ce, *cw, **te, **tw;
+static long total;
+
+static void set_up(void) {
+    unsigned long long seed = 42;
+    long bytes = ((total * 4 + 63) / 64) * 64;
+    ce = aligned_alloc(64, bytes);
+    cw = aligned_alloc(64, bytes);
+    for (long i = 0; i < total; i++) { cw[i] = uniform(&seed); ce[i] = cw[i] + 0.01f * uniform(&seed); }
+    te = malloc(sizeof(float *) * count);
+    tw = malloc(sizeof(float *) * count);
+    for (int k = 0; k < count; k++) {
+        te[k] = malloc(sizes[k] * 4); tw[k] = malloc(sizes[k] * 4);
+        for (long i = 0; i < sizes[k]; i++) { tw[k][i] = uniform(&seed); te[k][i] = tw[k][i] + 0.01f * uniform(&seed); }
+    }
+}
+
+static const float A = 1.0f - 0.999f;
+
+/* one update of the named variant; 0 when the name is unknown */
+static int run(const char *variant) {
+    if (strcmp(variant, "c-contiguous") == 0) update_contiguous(ce, cw, A, total);
+    else if (strcmp(variant, "c-tensors") == 0) update_tensors(te, tw, A, total);
+    else return 0;
+    return 1;
+}
+
+static double timed(const char *variant) {
+    double t0 = now_ms();
+    run(variant);
+    return now_ms() - t0;
+}
+
+static int serve(void) {
+    static const char *variants[] = {"c-contiguous", "c-tensors"};
+    for (int v = 0; v < 2; v++)
+        for (int r = 0; r < 20; r++) run(variants[v]);
+    printf("ready c-contiguous c-tensors\n");
+    fflush(stdout);
+    char line[256], variant[64];
+    int n;
+    while (fgets(line, sizeof line, stdin) && strncmp(line, "quit", 4) != 0) {
+        if (sscanf(line, "%63s %d", variant, &n) != 2 || n < 1 || !run(variant)) {
+            fprintf(stderr, "a turn must be 'c-contiguous N' or 'c-tensors N' with N >= 1, was: %s", line);
+            return 1;
+        }
+        double best = timed(variant);
+        for (int r = 1; r < n; r++) {
+            double ms = timed(variant);
+            if (ms < best) best = ms;
+        }
+        printf("%.4f\n", best);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 3) {
-        fprintf(stderr, "usage: %s resnet50|100m THREADS [REPETITIONS]\n", argv[0]);
+    int serving = argc > 1 && strcmp(argv[1], "serve") == 0;
+    if (argc < 3 + serving) {
+        fprintf(stderr, "usage: %s resnet50|100m THREADS [REPETITIONS]\n       %s serve resnet50|100m THREADS\n",
+                argv[0], argv[0]);
         return 2;
     }
-    const char *set = argv[1];
-    int threads = atoi(argv[2]);
-    int reps = argc > 3 ? atoi(argv[3]) : 20;
+    const char *set = argv[1 + serving];
+    int threads = atoi(argv[2 + serving]);
+    int reps = !serving && argc > 3 ? atoi(argv[3]) : 20;
     int copies = strcmp(set, "resnet50") == 0 ? 1 : strcmp(set, "100m") == 0 ? 4 : 0;
     if (copies == 0 || threads < 1 || reps < 1) {
         fprintf(stderr, "set must be resnet50 or 100m, threads and repetitions >= 1\n");
         return 2;
     }
     for (int c = 0; c < copies; c++) resnet50();
-    long total = 0;
     for (int k = 0; k < count; k++) total += sizes[k];
     omp_set_num_threads(threads);
-    const float a = 1.0f - 0.999f;
+    set_up();
+    if (serving) return serve();
+    static const char *variants[] = {"c-contiguous", "c-tensors"};
     double *ms = malloc(sizeof(double) * reps);
-    unsigned long long seed = 42;
-
-    {   /* one contiguous array */
-        float *e = aligned_alloc(64, ((total * 4 + 63) / 64) * 64), *w = aligned_alloc(64, ((total * 4 + 63) / 64) * 64);
-        for (long i = 0; i < total; i++) { w[i] = uniform(&seed); e[i] = w[i] + 0.01f * uniform(&seed); }
-        for (int r = 0; r < 3; r++) update_contiguous(e, w, a, total);
-        for (int r = 0; r < reps; r++) {
-            double t0 = now_ms();
-            update_contiguous(e, w, a, total);
-            ms[r] = now_ms() - t0;
-        }
-        printf("c-contiguous %s %ld %d %.3f\n", set, total, threads, median(ms, reps));
+    for (int v = 0; v < 2; v++) {
+        for (int r = 0; r < 3; r++) run(variants[v]);
+        for (int r = 0; r < reps; r++) ms[r] = timed(variants[v]);
+        printf("%s %s %ld %d %.3f\n", variants[v], set, total, threads, median(ms, reps));
         fflush(stdout);
-        free(e); free(w);
-    }
-    {   /* the separate tensors */
-        float **e = malloc(sizeof(float *) * count), **w = malloc(sizeof(float *) * count);
-        for (int k = 0; k < count; k++) {
-            e[k] = malloc(sizes[k] * 4); w[k] = malloc(sizes[k] * 4);
-            for (long i = 0; i < sizes[k]; i++) { w[k][i] = uniform(&seed); e[k][i] = w[k][i] + 0.01f * uniform(&seed); }
-        }
-        for (int r = 0; r < 3; r++) update_tensors(e, w, a, total);
-        for (int r = 0; r < reps; r++) {
-            double t0 = now_ms();
-            update_tensors(e, w, a, total);
-            ms[r] = now_ms() - t0;
-        }
-        printf("c-tensors %s %ld %d %.3f\n", set, total, threads, median(ms, reps));
-        for (int k = 0; k < count; k++) { free(e[k]); free(w[k]); }
-        free(e); free(w);
     }
     free(ms);
     return 0;

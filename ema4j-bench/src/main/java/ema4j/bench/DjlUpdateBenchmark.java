@@ -4,12 +4,9 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ema4j.core.EmaState;
-import ema4j.core.LiveWeights;
-import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.schedule.DecaySchedule;
-import java.nio.ByteOrder;
+import ema4j.djl.EmaModel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -31,8 +28,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * On DJL's PyTorch CPU engine, is ema4j's update over the tensors' own memory faster than the EMA written with
  * NDArray operations?
  *
- * <p>{@code ema4j}: {@link EmaState#update} on live NDArrays reached through {@code toByteBuffer(true)} (zero-copy on
- * this engine), fetched afresh on every update as the adapter does. {@code ndarray-inplace}: {@code
+ * <p>{@code ema4j}: {@code EmaModel.step()}, what users call, on a block holding the live NDArrays (read in place
+ * through {@code toByteBuffer(true)}, zero-copy on this engine). {@code ndarray-inplace}: {@code
  * e.subi(p).muli(d).addi(p)} per tensor, the DJL-only way without temporaries. {@code ndarray-temporary}: {@code
  * e.muli(d).addi(p.mul(1 - d))}, closing the temporary. {@code threads} is ema4j's split and PyTorch's intra-op
  * thread count ({@code ai.djl.pytorch.num_threads}, set before the engine loads).
@@ -64,8 +61,7 @@ public class DjlUpdateBenchmark {
     private NDManager manager;
     private final List<NDArray> live = new ArrayList<>();
     private final List<NDArray> shadow = new ArrayList<>();
-    private EmaState ema;
-    private LiveWeights liveWeights;
+    private EmaModel ema;
 
     /** Loads the PyTorch engine with the chosen thread count and creates the live tensors (and NDArray shadows). */
     @Setup(Level.Trial)
@@ -79,11 +75,8 @@ public class DjlUpdateBenchmark {
             live.add(manager.randomUniform(-1f, 1f, new Shape(spec.shape())));
         }
         switch (variant) {
-            case "ema4j" -> {
-                liveWeights = i -> live.get(i).toByteBuffer(true).order(ByteOrder.nativeOrder());
-                ema = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, liveWeights,
-                        threads);
-            }
+            case "ema4j" -> ema = EmaModel.builder(DecaySchedule.constant(DECAY)).threads(threads)
+                    .track(new ParameterBlock(tensors.stream().map(TensorSpec::name).toList(), live));
             case "ndarray-inplace", "ndarray-temporary" -> live.forEach(p -> shadow.add(p.duplicate()));
             default -> throw new IllegalArgumentException(
                     "variant must be ema4j, ndarray-inplace or ndarray-temporary, was " + variant);
@@ -95,7 +88,7 @@ public class DjlUpdateBenchmark {
     public Object update() {
         switch (variant) {
             case "ema4j" -> {
-                return ema.update(liveWeights);
+                return ema.step();
             }
             case "ndarray-inplace" -> {
                 for (int i = 0; i < shadow.size(); i++) {
