@@ -13,7 +13,7 @@ c-tensors and java-baseline divided by the variant's time (>= 0.85 is the target
 variant's time divided by the round's fastest torch-* variant (<= 0.8 is the target).
 
 Usage: python3 bench/turns.py --jar ema4j-bench/target/benchmarks.jar --c ema4j-bench/target/ema_update
-           [--java java] [--torch /usr/bin/python3 | --torch none] [--sets resnet50,100m] [--threads 1,2]
+           [--java java] [--java-opts OPTIONS] [--torch /usr/bin/python3 | --torch none] [--sets resnet50,100m] [--threads 1,2]
            [--rounds 15] [--turn 5] [--raw FILE] [--logs DIR]
 """
 import argparse
@@ -31,10 +31,14 @@ OURS = "djl-ema4j"
 class Peer:
     """One process that answers "VARIANT N" with the fastest of N updates, after a line "ready VARIANT...".
 
-    Its standard error goes to a log file, so that a chatty peer never blocks on a full pipe."""
+    Its standard error goes to a log file, so that a chatty peer never blocks on a full pipe. The fastest of N
+    leaves out the first update of a turn, the one a neighbour still spinning down could slow."""
 
     def __init__(self, name, command, log_path):
-        env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")  # idle OpenMP threads must not spin during others' turns
+        # OpenMP threads (the C kernel's, PyTorch's) must stay awake between the parallel regions of one update
+        # (PyTorch runs one per tensor operation; with OMP_WAIT_POLICY=PASSIVE it loses a quarter of its speed),
+        # yet stop spinning soon after their turn, not steal the next peer's cores for GOMP's default 300,000 spins
+        env = dict(os.environ, GOMP_SPINCOUNT="100000")
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "w")
@@ -52,12 +56,14 @@ class Peer:
         return line.strip()
 
     def fail(self, why):
-        self.process.kill()
+        status = self.process.poll()
+        if status is None:
+            self.process.kill()
         self.log.close()
         with open(self.log_path) as f:
             tail = f.read()[-2000:]
-        sys.exit(f"turns: the {self.name} peer {why} (exit status {self.process.wait()}); its log "
-                 f"{self.log_path} ends:\n{tail}")
+        ended = "still running, stopped" if status is None else f"exit status {status}"
+        sys.exit(f"turns: the {self.name} peer {why} ({ended}); its log {self.log_path} ends:\n{tail}")
 
     def turn(self, variant, updates):
         self.process.stdin.write(f"{variant} {updates}\n")
@@ -83,8 +89,8 @@ def spread(values):
 def measure(args, name, threads, log_dir, raw):
     commands = [("C", [args.c, "serve", name, str(threads)]),
                 ("Java", [args.java, "--add-modules", "jdk.incubator.vector", "-Xmx3g", "-Dai.djl.offline=true",
-                          "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", args.jar, "ema4j.bench.TurnPeer",
-                          name, str(threads)])]
+                          "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", *args.java_opts.split(), "-cp", args.jar,
+                          "ema4j.bench.TurnPeer", name, str(threads)])]
     if args.torch != "none":
         commands.append(("PyTorch", [args.torch, os.path.join(os.path.dirname(__file__), "torch_peer.py"),
                                      "--serve", name, str(threads)]))
@@ -130,6 +136,7 @@ def main():
     parser.add_argument("--jar", required=True, help="ema4j-bench's benchmarks.jar")
     parser.add_argument("--c", required=True, help="bench/c/ema_update.c, built")
     parser.add_argument("--java", default="java")
+    parser.add_argument("--java-opts", default="", help="more options for the Java peer, e.g. -Dema4j.vector=false")
     parser.add_argument("--torch", default="/usr/bin/python3", help="a python3 with torch, or none")
     parser.add_argument("--sets", default="resnet50,100m")
     parser.add_argument("--threads", default="1,2")
