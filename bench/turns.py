@@ -31,8 +31,8 @@ OURS = "djl-ema4j"
 class Peer:
     """One process that answers "VARIANT N" with the fastest of N updates, after a line "ready VARIANT...".
 
-    Its standard error goes to a log file, so that a chatty peer never blocks on a full pipe. The fastest of N
-    leaves out the first update of a turn, the one a neighbour still spinning down could slow."""
+    Its standard error goes to a log file, so that a chatty peer never blocks on a full pipe. Keeping the fastest
+    of N updates leaves out a first update slowed by a neighbour whose threads are still spinning down."""
 
     def __init__(self, name, command, log_path):
         # OpenMP threads (the C kernel's, PyTorch's) must stay awake between the parallel regions of one update
