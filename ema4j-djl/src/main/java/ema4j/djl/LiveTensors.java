@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
-import ai.djl.util.NativeResource;
 import ema4j.core.LiveWeights;
 import ema4j.core.WeightFormat;
 import java.nio.ByteBuffer;
@@ -18,32 +17,20 @@ import java.util.List;
  * {@code toByteBuffer(true)}: reads see the optimizer's latest values and writes change the tensor, with no copy.
  * Whether that holds is probed once per parameter when tracking starts. Elsewhere (a GPU, a non-contiguous tensor)
  * the values are copied out for each pass and, after a pass that writes, copied back with an indexed set, which keeps
- * the NDArray object the trainer holds. Every pass checks first that the parameter's array is open, so a closed
- * NDArray is never touched: it is refused with an error instead.
- *
- * <p>Fetching a zero-copy buffer from DJL takes several native calls per tensor, a few percent of an update's time,
- * so the buffer is fetched again only when the parameter's memory may have changed. DJL gives a tensor other memory
- * in two ways only: the parameter gets another NDArray, or the NDArray gets another native handle object
- * ({@code intern}, which {@code set} with a buffer or a boolean index runs). Both are checked by identity on every
- * pass. A handle object held here is never reused by DJL, so the check sees a replacement even where the native
- * allocator gives the new tensor the old one's address.
+ * the NDArray object the trainer holds. Buffers are fetched afresh for every pass and never outlive it, so a closed
+ * NDArray is never touched: it is refused with an error instead. Keeping them between passes would save a few
+ * native calls per tensor, but {@code NDArray.set(Buffer)} gives the same native tensor other memory under the same
+ * NDArray and handle, so no cheap check could tell that a kept buffer is stale ({@code LiveTensorsTest}).
  */
 final class LiveTensors implements LiveWeights {
     private final List<Parameter> parameters;
     private final boolean[] zeroCopy;
     private final ByteBuffer[] copies;
-    /** Per zero-copy tensor: the buffer fetched last, and the array and native handle object it was fetched from. */
-    private final ByteBuffer[] views;
-    private final NDArray[] viewArrays;
-    private final Object[] viewHandles;
 
     LiveTensors(List<Parameter> parameters, boolean allowZeroCopy) {
         this.parameters = List.copyOf(parameters);
         this.zeroCopy = new boolean[parameters.size()];
         this.copies = new ByteBuffer[parameters.size()];
-        this.views = new ByteBuffer[parameters.size()];
-        this.viewArrays = new NDArray[parameters.size()];
-        this.viewHandles = new Object[parameters.size()];
         for (int i = 0; i < zeroCopy.length; i++) {
             zeroCopy[i] = allowZeroCopy && probeZeroCopy(array(i));
         }
@@ -53,22 +40,11 @@ final class LiveTensors implements LiveWeights {
     public ByteBuffer buffer(int index) {
         NDArray array = array(index);
         if (zeroCopy[index]) {
-            return view(index, array);
+            return array.toByteBuffer(true).order(ByteOrder.nativeOrder());
         }
         ByteBuffer copy = array.toByteBuffer(false).order(ByteOrder.nativeOrder());
         copies[index] = copy;
         return copy;
-    }
-
-    /** The zero-copy buffer of an open array, fetched from DJL only when the array or its handle object changed. */
-    private ByteBuffer view(int index, NDArray array) {
-        Object handle = array instanceof NativeResource<?> resource ? resource.getHandle() : null;
-        if (handle == null || array != viewArrays[index] || handle != viewHandles[index]) {
-            views[index] = array.toByteBuffer(true);
-            viewArrays[index] = array;
-            viewHandles[index] = handle;
-        }
-        return views[index].duplicate().order(ByteOrder.nativeOrder());
     }
 
     /** Copies back what a writing pass changed in tensors without zero-copy access. */

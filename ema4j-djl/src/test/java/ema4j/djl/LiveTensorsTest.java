@@ -21,8 +21,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The zero-copy buffers of the live weights on DJL's PyTorch engine: a buffer is fetched again whenever DJL may have
- * given the tensor other memory, and a closed array is refused before its memory is read.
+ * The zero-copy buffers of the live weights on DJL's PyTorch engine: every pass reads the tensor's memory where it is
+ * now, whichever way DJL moved it, and a closed array is refused before its memory is read.
  */
 class LiveTensorsTest {
     private NDManager manager;
@@ -75,6 +75,20 @@ class LiveTensorsTest {
         array.intern(manager.create(new float[] {0, 0, 0, 0}));
         array.intern(manager.create(new float[] {-1, -2, -3, -4}));
         assertThat(read()).containsExactly(-1, -2, -3, -4);
+    }
+
+    @Test
+    void memoryThatSetPutsUnderTheSameHandleIsReadWhereItIsNow() {
+        NDArray array = parameter.getArray();
+        Object handle = handle(array);
+        assertThat(read()).containsExactly(1, 2, 3, 4);
+        // set(Buffer) gives the same native tensor other storage (the buffer's own memory): same NDArray, same
+        // handle object, other memory, so no check on either can tell a kept buffer is stale
+        ByteBuffer values = ByteBuffer.allocateDirect(16).order(java.nio.ByteOrder.nativeOrder());
+        values.asFloatBuffer().put(new float[] {4, 3, 2, 1});
+        array.set(values);
+        assertThat(handle(array)).isSameAs(handle);
+        assertThat(read()).containsExactly(4, 3, 2, 1);
     }
 
     @Test
