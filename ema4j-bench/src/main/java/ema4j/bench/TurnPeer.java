@@ -9,7 +9,7 @@ import java.util.Locale;
 
 /**
  * The Java peer of {@code bench/turns.py}, which times the Java, C and PyTorch updates in turns across processes:
- * turns a few milliseconds apart compare like with like on a shared machine whose speed drifts over minutes.
+ * turns seconds apart compare like with like on a shared machine whose speed drifts over minutes.
  *
  * <p>Sets up {@link TimedUpdates} for one parameter set and thread count, warms both updates, prints
  * {@code ready djl-ema4j java-baseline} and then answers each line {@code UPDATE N} of standard input with the fastest
@@ -41,8 +41,8 @@ public final class TurnPeer {
             out.println("ready " + TimedUpdates.EMA + " " + TimedUpdates.BASELINE);
             for (String line = in.readLine(); line != null && !line.equals("quit"); line = in.readLine()) {
                 String[] parts = line.trim().split(" ");
-                if (parts.length != 2) {
-                    throw new IllegalArgumentException("a turn must be 'UPDATE N', was '" + line + "'");
+                if (parts.length != 2 || !parts[1].matches("[1-9][0-9]{0,5}")) {
+                    throw new IllegalArgumentException("a turn must be 'UPDATE N' with N >= 1, was '" + line + "'");
                 }
                 double ms = fastest(updates.update(parts[0]), Integer.parseInt(parts[1]));
                 out.println(String.format(Locale.ROOT, "%.4f", ms));
