@@ -34,9 +34,15 @@ import java.util.List;
  * the two no-EMA set-ups differ is the noise floor of the comparison on this machine. Also times the EMA update call
  * itself, the direct measure of its cost.
  *
+ * <p>Two estimates of each set-up's overhead: its median step over the whole run against no EMA's, and the paired
+ * one, the median over rounds of turns of the ratio of its turn's median step to no EMA's turn in the same round.
+ * The machine's speed drifts between rounds, which moves the whole-run medians apart; the paired ratios compare
+ * steps a second apart.
+ *
  * <p>Run: {@code bench/run} runs it, or
  * {@code java --add-modules jdk.incubator.vector -cp ema4j-bench/target/benchmarks.jar ema4j.bench.TrainingOverhead [steps]}.
- * Prints one line per set-up (median step time, overhead over no EMA) and the median time of one update call.
+ * Prints one line per set-up (median step time, overhead over no EMA, paired overhead with its quartiles over the
+ * rounds) and the median time of one update call.
  */
 public final class TrainingOverhead {
     private static final String[] SETUPS = {"no EMA", "EMA every step", "EMA in the background", "EMA every 4th step",
@@ -72,7 +78,9 @@ public final class TrainingOverhead {
                 List<Double> updateCalls = new ArrayList<>();
                 List<Integer> order = new ArrayList<>(java.util.stream.IntStream.range(0, SETUPS.length).boxed().toList());
                 java.util.Random shuffler = new java.util.Random(7);
-                int warmup = 50;
+                int warmup = 2 * TURN * SETUPS.length;
+                // every set-up's step times by round of turns: ratios within a round cancel the drift between rounds
+                double[][][] byRound = new double[steps / (TURN * SETUPS.length)][SETUPS.length][TURN];
                 for (int s = 0; s < steps + warmup; s++) {
                     if (!batches.hasNext()) {
                         batches = trainer.iterateDataset(train).iterator();
@@ -109,17 +117,30 @@ public final class TrainingOverhead {
                         background.awaitBackground();
                     }
                     if (s >= warmup) {
-                        times.get(setup).add((System.nanoTime() - t0) / 1e6);
+                        double ms = (System.nanoTime() - t0) / 1e6;
+                        times.get(setup).add(ms);
+                        int round = (s - warmup) / (TURN * SETUPS.length);
+                        if (round < byRound.length) {
+                            byRound[round][setup][s % TURN] = ms;
+                        }
                     }
                 }
                 background.awaitBackground();
                 double base = median(times.get(0));
-                System.out.printf("%-24s %8s %8s %10s%n", "set-up", "steps", "median", "overhead");
+                System.out.printf("%-24s %8s %8s %10s   %s%n", "set-up", "steps", "median", "overhead",
+                        "paired by round: median (quartiles)");
                 for (int i = 0; i < SETUPS.length; i++) {
                     double m = median(times.get(i));
-                    System.out.printf("%-24s %8d %6.2f ms %+9.2f%%%n", SETUPS[i], times.get(i).size(), m,
-                            100 * (m / base - 1));
+                    List<Double> paired = new ArrayList<>();
+                    for (double[][] round : byRound) {
+                        paired.add(100 * (median(round[i]) / median(round[0]) - 1));
+                    }
+                    System.out.printf("%-24s %8d %6.2f ms %+9.2f%%   %+.2f%% (%+.2f%% to %+.2f%%)%n", SETUPS[i],
+                            times.get(i).size(), m, 100 * (m / base - 1), quantile(paired, 0.5),
+                            quantile(paired, 0.25), quantile(paired, 0.75));
                 }
+                System.out.printf("(%d rounds of turns; a round's ratio compares medians of %d-step turns)%n",
+                        byRound.length, TURN);
                 double call = median(updateCalls);
                 System.out.printf("one EMA update call (%,d bytes of shadow): median %.3f ms = %.2f%% of the no-EMA"
                         + " step%n", every.status().shadowBytes(), call, 100 * call / base);
@@ -128,8 +149,17 @@ public final class TrainingOverhead {
     }
 
     private static double median(List<Double> values) {
+        return quantile(values, 0.5);
+    }
+
+    private static double median(double[] values) {
+        return quantile(Arrays.stream(values).boxed().toList(), 0.5);
+    }
+
+    /** The value at rank {@code q * n} of the sorted values (the upper median for {@code q = 0.5}). */
+    private static double quantile(List<Double> values, double q) {
         double[] v = values.stream().mapToDouble(Double::doubleValue).toArray();
         Arrays.sort(v);
-        return v.length == 0 ? Double.NaN : v[v.length / 2];
+        return v.length == 0 ? Double.NaN : v[Math.min(v.length - 1, (int) (q * v.length))];
     }
 }
