@@ -4,23 +4,32 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ema4j.core.EmaState;
+import ema4j.core.LiveWeights;
+import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.schedule.DecaySchedule;
 import ema4j.djl.EmaModel;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.SplittableRandom;
 
 /**
- * The two Java updates that {@link TurnPeer} times, over one parameter set and thread count:
- * {@code djl-ema4j}, the update users run ({@code EmaModel.step()} on a DJL block whose parameters are PyTorch
- * tensors of the set's shapes, non-finite check on), and {@code java-baseline}, {@link FloatArrayBaseline} over
- * {@code float[]} arrays of the same shapes and threads.
+ * The Java updates that {@link TurnPeer} times, over one parameter set and thread count: {@code djl-ema4j}, the
+ * update users run ({@code EmaModel.step()} on a DJL block whose parameters are PyTorch tensors of the set's shapes,
+ * non-finite check on); {@code ema4j}, the same kernel through {@code EmaState.update} on Java direct buffers made
+ * once ({@link NativeWeights}), which leaves out what fetching DJL's buffers costs for every update; and
+ * {@code java-baseline}, {@link FloatArrayBaseline} over {@code float[]} arrays of the same shapes and threads.
  */
 final class TimedUpdates implements AutoCloseable {
     static final String EMA = "djl-ema4j";
+    static final String KERNEL = "ema4j";
     static final String BASELINE = "java-baseline";
+    /** The updates' names, in the order {@link TurnPeer} warms them up. */
+    static final List<String> NAMES = List.of(EMA, KERNEL, BASELINE);
     private static final float DECAY = 0.999f;
 
     private final NDManager manager;
@@ -52,14 +61,18 @@ final class TimedUpdates implements AutoCloseable {
         EmaModel ema = EmaModel.builder(DecaySchedule.constant(DECAY)).threads(threads)
                 .track(new ParameterBlock(tensors.stream().map(TensorSpec::name).toList(), live));
         baseline = new FloatArrayBaseline(baselineShadow, baselineLive, threads);
-        updates = Map.of(EMA, ema::step, BASELINE, () -> baseline.update(1 - DECAY));
+        ByteBuffer[] buffers = NativeWeights.random(tensors, new SplittableRandom(42));
+        LiveWeights direct = i -> buffers[i];
+        EmaState kernel = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, direct, threads);
+        updates = Map.of(EMA, ema::step, KERNEL, () -> kernel.update(direct),
+                BASELINE, () -> baseline.update(1 - DECAY));
     }
 
-    /** The update of that name, {@link #EMA} or {@link #BASELINE}. */
+    /** The update of that name, one of {@link #NAMES}. */
     Runnable update(String name) {
         Runnable update = updates.get(name);
         if (update == null) {
-            throw new IllegalArgumentException("update must be " + EMA + " or " + BASELINE + ", was " + name);
+            throw new IllegalArgumentException("update must be one of " + NAMES + ", was " + name);
         }
         return update;
     }

@@ -25,14 +25,16 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * Does an EMA cost training time? Trains the main job's CNN on Fashion-MNIST and times every step (forward,
- * backward, optimizer, and the EMA's work) under five set-ups taken in turns of 5 steps, in a fresh random order for each round of
- * turns, so that drift of the machine's speed hits them alike and none always follows the same one: no EMA, an EMA update every step, every step in the background (overlapped with
- * the next forward and backward), every 4th step with the decay compounded, and no EMA again as a control: how far
- * the two no-EMA set-ups differ is the noise floor of the comparison on this machine. Also times the EMA update call
- * itself, the direct measure of its cost.
+ * backward, optimizer, and the EMA's work) under five set-ups taken in turns of 5 steps, in a fresh random order
+ * for each round of turns, so that drift of the machine's speed hits them alike and none always follows the same
+ * one: no EMA, an EMA update every step, every step in the background (overlapped with the next forward and
+ * backward), every 4th step with the decay compounded, and no EMA again as a control: how far the two no-EMA
+ * set-ups differ is the noise floor of the comparison on this machine. Also times the EMA update call itself, the
+ * direct measure of its cost.
  *
  * <p>Two estimates of each set-up's overhead: its median step over the whole run against no EMA's, and the paired
  * one, the median over rounds of turns of the ratio of its turn's median step to no EMA's turn in the same round.
@@ -40,7 +42,8 @@ import java.util.List;
  * steps a second apart.
  *
  * <p>Run: {@code bench/run} runs it, or
- * {@code java --add-modules jdk.incubator.vector -cp ema4j-bench/target/benchmarks.jar ema4j.bench.TrainingOverhead [steps]}.
+ * {@code java --add-modules jdk.incubator.vector -cp ema4j-bench/target/benchmarks.jar
+ * ema4j.bench.TrainingOverhead [steps]}.
  * Prints one line per set-up (median step time, overhead over no EMA, paired overhead with its quartiles over the
  * rounds) and the median time of one update call.
  */
@@ -76,7 +79,7 @@ public final class TrainingOverhead {
                 }
                 Iterator<Batch> batches = trainer.iterateDataset(train).iterator();
                 List<Double> updateCalls = new ArrayList<>();
-                List<Integer> order = new ArrayList<>(java.util.stream.IntStream.range(0, SETUPS.length).boxed().toList());
+                List<Integer> order = new ArrayList<>(IntStream.range(0, SETUPS.length).boxed().toList());
                 java.util.Random shuffler = new java.util.Random(7);
                 int warmup = 2 * TURN * SETUPS.length;
                 // every set-up's step times by round of turns: ratios within a round cancel the drift between rounds

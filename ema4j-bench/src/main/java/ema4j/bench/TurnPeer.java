@@ -11,10 +11,10 @@ import java.util.Locale;
  * The Java peer of {@code bench/turns.py}, which times the Java, C and PyTorch updates in turns across processes:
  * turns seconds apart compare like with like on a shared machine whose speed drifts over minutes.
  *
- * <p>Sets up {@link TimedUpdates} for one parameter set and thread count, warms both updates, prints
- * {@code ready djl-ema4j java-baseline} and then answers each line {@code UPDATE N} of standard input with the fastest
- * of {@code N} runs of that update in milliseconds; ends at {@code quit} or the end of input. Errors go to standard
- * error and end the process with status 1.
+ * <p>Sets up {@link TimedUpdates} for one parameter set and thread count, warms its updates, prints
+ * {@code ready djl-ema4j ema4j java-baseline} and then answers each line {@code UPDATE N} of standard input with the
+ * fastest of {@code N} runs of that update in milliseconds; ends at {@code quit} or the end of input. Errors go to
+ * standard error and end the process with status 1.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx3g -cp ema4j-bench/target/benchmarks.jar
  * ema4j.bench.TurnPeer SET THREADS}.
@@ -35,10 +35,10 @@ public final class TurnPeer {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         try (TimedUpdates updates = new TimedUpdates(args[0], Integer.parseInt(args[1]))) {
-            for (String name : new String[] {TimedUpdates.EMA, TimedUpdates.BASELINE}) {
+            for (String name : TimedUpdates.NAMES) {
                 fastest(updates.update(name), WARM_UP);
             }
-            out.println("ready " + TimedUpdates.EMA + " " + TimedUpdates.BASELINE);
+            out.println("ready " + String.join(" ", TimedUpdates.NAMES));
             for (String line = in.readLine(); line != null && !line.equals("quit"); line = in.readLine()) {
                 String[] parts = line.trim().split(" ");
                 if (parts.length != 2 || !parts[1].matches("[1-9][0-9]{0,5}")) {

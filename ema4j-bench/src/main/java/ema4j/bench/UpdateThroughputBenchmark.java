@@ -7,7 +7,6 @@ import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;
 import ema4j.core.schedule.DecaySchedule;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -68,16 +67,7 @@ public class UpdateThroughputBenchmark {
         SplittableRandom random = new SplittableRandom(42);
         switch (variant) {
             case "ema4j" -> {
-                ByteBuffer[] buffers = new ByteBuffer[tensors.size()];
-                for (int i = 0; i < buffers.length; i++) {
-                    int n = tensors.get(i).elementCount();
-                    // 64-byte aligned, as PyTorch's CPU allocator hands out tensor memory
-                    ByteBuffer aligned = ByteBuffer.allocateDirect(4 * n + 128).alignedSlice(64);
-                    buffers[i] = aligned.limit(4 * n).slice().order(ByteOrder.nativeOrder());
-                    for (int k = 0; k < n; k++) {
-                        buffers[i].putFloat(4 * k, (float) random.nextDouble(-1, 1));
-                    }
-                }
+                ByteBuffer[] buffers = NativeWeights.random(tensors, random);
                 live = i -> buffers[i];
                 ema = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, live, threads);
                 System.out.println("[ema4j-bench] jdk.incubator.vector present: "
