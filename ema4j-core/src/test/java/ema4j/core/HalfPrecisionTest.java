@@ -45,7 +45,7 @@ class HalfPrecisionTest {
     }
 
     @Property(tries = 2000)
-    void bfloat16IsTheRoundedTopHalfOfAFloat(@ForAll float x) {
+    void bfloat16RoundingPicksTheNearestValueAndTheEvenOneOnATie(@ForAll float x) {
         if (Float.isNaN(x)) {
             assertThat(HalfPrecision.bfloat16ToFloat(HalfPrecision.floatToBfloat16(x))).isNaN();
             return;
@@ -53,8 +53,19 @@ class HalfPrecisionTest {
         if (Math.abs(x) > 3.3895e38f) {
             return; // rounds to infinity, as PyTorch does
         }
-        double expected = x;
-        float rounded = HalfPrecision.bfloat16ToFloat(HalfPrecision.floatToBfloat16(x));
-        assertThat(Math.abs(rounded - expected)).isLessThanOrEqualTo(Math.abs(expected) * 0x1p-8 + Float.MIN_VALUE);
+        int magnitude = (Float.floatToRawIntBits(x) & 0x7fffffff) >>> 16;  // the bfloat16 toward zero
+        int sign = Float.floatToRawIntBits(x) & 0x80000000;
+        double below = Math.abs(x - (double) Float.intBitsToFloat(sign | magnitude << 16));
+        double above = Math.abs(Float.intBitsToFloat(sign | (magnitude + 1) << 16) - (double) x);
+        int expected = below < above || (below == above && (magnitude & 1) == 0) ? magnitude : magnitude + 1;
+        assertThat(HalfPrecision.floatToBfloat16(x) & 0x7fff).as("bfloat16 of %s", x).isEqualTo(expected);
+    }
+
+    @Test
+    void bfloat16TiesGoToTheEvenValue() {
+        assertThat(HalfPrecision.floatToBfloat16(1f + 0x1p-8f)).isEqualTo((short) 0x3f80);       // 1 + half a step
+        assertThat(HalfPrecision.floatToBfloat16(1f + 0x1.8p-7f)).isEqualTo((short) 0x3f82);     // 1 + 1.5 steps
+        assertThat(HalfPrecision.floatToBfloat16(-(1f + 0x1p-8f))).isEqualTo((short) 0xbf80);
+        assertThat(HalfPrecision.floatToBfloat16(1f + 0x1.02p-8f)).isEqualTo((short) 0x3f81);    // just above a tie
     }
 }

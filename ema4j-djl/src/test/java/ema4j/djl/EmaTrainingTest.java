@@ -2,7 +2,9 @@ package ema4j.djl;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.ndarray.NDManager;
 import ai.djl.training.EasyTrain;
+import ai.djl.training.dataset.ArrayDataset;
 import ema4j.core.schedule.DecaySchedule;
 import ema4j.core.schedule.Preset;
 import java.util.List;
@@ -46,15 +48,42 @@ class EmaTrainingTest {
     }
 
     @Test
+    void theFitLoopValidatesTheEmaWeightsSwappedIn() throws Exception {
+        try (SmallNet net = new SmallNet(45)) {
+            EmaModel ema = EmaModel.track(net.model.getBlock(), Preset.SHORT.schedule());
+            List<EpochResult> results = EmaTraining.fit(net.trainer, ema, 2, net.train, net.validation);
+            EpochResult last = results.get(1);
+            assertThat(last.ema().loss()).as("EMA and raw weights differ after 16 averaged steps")
+                    .isNotEqualTo(last.raw().loss());
+            assertThat(last.raw().loss()).isEqualTo(Evaluation.of(net.trainer, net.validation).loss());
+            try (EmaModel.Swap swap = ema.swapInto(net.model.getBlock())) {
+                assertThat(last.ema().loss()).isEqualTo(Evaluation.of(net.trainer, net.validation).loss());
+            }
+        }
+    }
+
+    @Test
     void theListenerReportsRawAndEmaValidationEachEpoch() throws Exception {
-        SmallNet[] holder = new SmallNet[1];
-        EmaTrainingListener listener = new EmaTrainingListener(
-                block -> EmaModel.track(block, Preset.SHORT.schedule()), null);
-        try (SmallNet net = SmallNet.withListener(47, listener)) {
-            holder[0] = net;
-            EasyTrain.fit(net.trainer, 2, net.train, null);
-            assertThat(listener.results()).hasSize(2);
-            assertThat(listener.results().get(1).emaUpdates()).isEqualTo(16);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            ArrayDataset validation = SmallNet.data(manager, 64, 48);
+            EmaTrainingListener listener = new EmaTrainingListener(
+                    block -> EmaModel.track(block, Preset.SHORT.schedule()), validation);
+            try (SmallNet net = SmallNet.withListener(47, listener)) {
+                EasyTrain.fit(net.trainer, 2, net.train, null);
+                List<EpochResult> results = listener.results();
+                assertThat(results).hasSize(2);
+                for (EpochResult result : results) {
+                    assertThat(result.raw().loss()).as("epoch %d raw loss", result.epoch()).isFinite();
+                    assertThat(result.ema().loss()).as("epoch %d EMA loss", result.epoch()).isFinite();
+                    assertThat(result.ema().metric("Accuracy")).isBetween(0.0, 1.0);
+                }
+                assertThat(results.get(1).emaUpdates()).isEqualTo(16);
+                assertThat(results.get(1).ema().loss()).isNotEqualTo(results.get(1).raw().loss());
+                assertThat(results.get(1).raw().loss()).isEqualTo(Evaluation.of(net.trainer, validation).loss());
+                try (EmaModel.Swap swap = listener.ema().swapInto(net.model.getBlock())) {
+                    assertThat(results.get(1).ema().loss()).isEqualTo(Evaluation.of(net.trainer, validation).loss());
+                }
+            }
         }
     }
 }

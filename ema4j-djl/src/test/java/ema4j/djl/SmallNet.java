@@ -67,7 +67,8 @@ final class SmallNet implements AutoCloseable {
                 .add(Linear.builder().setUnits(3).build());
     }
 
-    private static ArrayDataset data(NDManager manager, int n, long seed) {
+    /** {@code n} random images with labels that depend on them, in batches of 32, made by {@code manager}. */
+    static ArrayDataset data(NDManager manager, int n, long seed) {
         NDManager sub = manager.newSubManager();
         NDArray x = sub.randomNormal(new Shape(n, 1, 8, 8));
         NDArray y = x.reshape(n, 64).mean(new int[] {1}).gt(0).toType(ai.djl.ndarray.types.DataType.FLOAT32, false)

@@ -70,6 +70,16 @@ class WarmupTest {
     }
 
     @Property
+    void everySettingFollowsTheSeedFormula(@ForAll @DoubleRange(min = 0.01, max = 5) double power,
+            @ForAll @DoubleRange(min = 0.1, max = 100) double invGamma, @ForAll @LongRange(max = 1000) long after,
+            @ForAll @DoubleRange(min = 0, max = 0.5) double min, @ForAll @DoubleRange(min = 0.5, max = 1) double max,
+            @ForAll @LongRange(max = 10_000_000) long t) {
+        Warmup w = DecaySchedule.warmup().power(power).invGamma(invGamma).updateAfterStep(after).minDecay(min)
+                .maxDecay(max).build();
+        assertThat(w.decayAt(t)).isCloseTo(seedDecay(t, after, invGamma, power, min, max), within(1e-15));
+    }
+
+    @Property
     void theDecayStaysWithinTheClampAndNeverDecreases(@ForAll @DoubleRange(min = 0.01, max = 5) double power,
             @ForAll @DoubleRange(min = 0.1, max = 100) double invGamma, @ForAll @LongRange(max = 10_000_000) long t) {
         Warmup w = DecaySchedule.warmup().power(power).invGamma(invGamma).minDecay(0.1).maxDecay(0.99).build();

@@ -31,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class TrainingCheckpointTest {
     private static final DecaySchedule SCHEDULE = DecaySchedule.constant(0.99);
+    private static final DecaySchedule OTHER_SCHEDULE = DecaySchedule.constant(0.9);
 
     /** Sets every weight to a fresh value from {@code random}, as an optimizer step would change it. */
     private static void step(Block block, NDManager manager, Random random) {
@@ -64,24 +65,28 @@ class TrainingCheckpointTest {
             sgd.bind(block);
             Random random = new Random(1);
             EmaModel whole = EmaModel.builder(SCHEDULE).track(block);
+            // a second EMA of another length, so that its shadows differ from the main one's
+            EmaModel other = EmaModel.builder(OTHER_SCHEDULE).track(block);
             for (int n = 0; n < 5; n++) {
                 step(block, manager, random);
                 whole.step();
+                other.step();
             }
             Checkpoint checkpoint = CheckpointStore.at(dir, 1).save(5,
-                    TrainingCheckpoint.contents(block, whole, Map.of("posthoc-ema0", whole), sgd, Map.of()));
+                    TrainingCheckpoint.contents(block, whole, Map.of("posthoc-ema0", other), sgd, Map.of()));
             assertThat(checkpoint.has("ema-shadows.safetensors")).isTrue();
             assertThat(checkpoint.has("posthoc-ema0-shadows.safetensors")).isTrue();
             Random replay = new Random(2);
             for (int n = 0; n < 5; n++) {
                 step(block, manager, replay);
                 whole.step();
+                other.step();
             }
 
             TrainingCheckpoint.restoreModelAndOptimizer(checkpoint, block, sgd);
             EmaModel resumed = TrainingCheckpoint.resumeEma(checkpoint, EmaModel.builder(SCHEDULE), block);
             EmaModel additional = TrainingCheckpoint.resumeAdditionalEma(checkpoint, "posthoc-ema0",
-                    EmaModel.builder(SCHEDULE), block);
+                    EmaModel.builder(OTHER_SCHEDULE), block);
             replay = new Random(2);
             for (int n = 0; n < 5; n++) {
                 step(block, manager, replay);
@@ -90,9 +95,11 @@ class TrainingCheckpointTest {
             }
             List<double[]> expected = shadows(whole);
             List<double[]> actual = shadows(resumed);
+            List<double[]> expectedOther = shadows(other);
             for (int i = 0; i < expected.size(); i++) {
                 assertThat(actual.get(i)).containsExactly(expected.get(i));
-                assertThat(shadows(additional).get(i)).containsExactly(expected.get(i));
+                assertThat(shadows(additional).get(i)).containsExactly(expectedOther.get(i));
+                assertThat(expectedOther.get(i)).isNotEqualTo(expected.get(i));
             }
             // the shadows are finer than float16 (10 mantissa bits): the EMA model alone would round them
             boolean finer = false;
