@@ -222,11 +222,12 @@ public final class EmaState {
                 }
             }
         } else {
-            for (int i = 0; i < shadows.length; i++) {
-                buffers[i] = checked(live, i, tensors.get(i));
+            long bad;
+            try {
+                bad = averageAll(decay, live);
+            } finally {
+                java.util.Arrays.fill(buffers, null);
             }
-            long bad = averageAll(decay);
-            java.util.Arrays.fill(buffers, null);
             if (bad >= 0) {
                 badTensor = (int) (bad >>> 32);
                 badElement = (int) bad;
@@ -246,25 +247,32 @@ public final class EmaState {
     }
 
     /**
-     * Runs every worker's pieces; when a non-finite weight turns up, reverts what every worker had averaged. A worker
-     * stops at its own first non-finite weight only, never because another found one: what is averaged and reverted
-     * then depends on the weights alone, not on the threads' timing, so the result is the same bits every time.
+     * Fetches the live buffers and runs every worker's pieces; when a non-finite weight turns up, reverts what every
+     * worker had averaged. A worker stops at its own first non-finite weight only, never because another found one:
+     * what is averaged and reverted then depends on the weights alone, not on the threads' timing, so the result is
+     * the same bits every time. The buffers are fetched before anything is averaged, so a fetch that fails leaves
+     * the EMA as it was: by this thread, or, when the live weights allow it ({@link LiveWeights#concurrentBuffers}),
+     * by every worker a share, since a framework's fetch of a tensor's memory can cost microseconds.
      *
      * @return -1, or the first non-finite element as {@code tensor << 32 | element}
      */
-    private long averageAll(double decay) {
+    private long averageAll(double decay, LiveWeights live) {
         int workers = plan.size();
         int[] stoppedAt = new int[workers];
         long[] found = new long[workers];
+        SharedFetch fetch = workers > 1 && live.concurrentBuffers() ? new SharedFetch(workers) : null;
+        if (fetch == null) {
+            fetchShare(live, 0, 1);
+        }
         if (workers == 1) {
-            runWorker(0, decay, stoppedAt, found);
+            runWorker(0, decay, stoppedAt, found, live, fetch);
         } else {
             List<java.util.concurrent.Future<?>> running = new ArrayList<>(workers - 1);
             for (int w = 1; w < workers; w++) {
                 int worker = w;
-                running.add(pool.submit(() -> runWorker(worker, decay, stoppedAt, found)));
+                running.add(pool.submit(() -> runWorker(worker, decay, stoppedAt, found, live, fetch)));
             }
-            runWorker(0, decay, stoppedAt, found);
+            runWorker(0, decay, stoppedAt, found, live, fetch);
             for (java.util.concurrent.Future<?> f : running) {
                 try {
                     f.get();
@@ -275,6 +283,9 @@ public final class EmaState {
                     throw new IllegalStateException("EMA update failed: " + e.getCause(), e.getCause());
                 }
             }
+        }
+        if (fetch != null) {
+            fetch.rethrowFailure();
         }
         long first = -1;
         for (long f : found) {
@@ -299,9 +310,22 @@ public final class EmaState {
         return first;
     }
 
-    private void runWorker(int worker, double decay, int[] stoppedAt, long[] found) {
+    /** Fetches the buffers of tensors {@code first}, {@code first + stride}, ... */
+    private void fetchShare(LiveWeights live, int first, int stride) {
+        for (int i = first; i < shadows.length; i += stride) {
+            buffers[i] = checked(live, i, tensors.get(i));
+        }
+    }
+
+    private void runWorker(int worker, double decay, int[] stoppedAt, long[] found, LiveWeights live,
+            SharedFetch fetch) {
         List<Piece> pieces = plan.get(worker);
         found[worker] = -1;
+        if (fetch != null && !fetch.fetchThenAwaitAll(worker, shadows.length,
+                i -> buffers[i] = checked(live, i, tensors.get(i)))) {
+            stoppedAt[worker] = 0;
+            return;
+        }
         int k = 0;
         for (; k < pieces.size(); k++) {
             Piece p = pieces.get(k);
@@ -312,6 +336,74 @@ public final class EmaState {
             }
         }
         stoppedAt[worker] = k;
+    }
+
+    /**
+     * The workers' fetch of the buffers, each a share, and the wait for all of them before any averages: nothing is
+     * averaged unless every fetch succeeded, and the failure of the lowest tensor is thrown, as one thread fetching
+     * them in order would throw it. The wait spins (the shares take about as long), and yields the core after a
+     * while.
+     */
+    private static final class SharedFetch {
+        private final int workers;
+        private final java.util.concurrent.atomic.AtomicInteger fetching;
+        private int failedTensor = -1;
+        private Throwable failure;
+
+        SharedFetch(int workers) {
+            this.workers = workers;
+            this.fetching = new java.util.concurrent.atomic.AtomicInteger(workers);
+        }
+
+        /**
+         * Fetches tensors {@code worker}, {@code worker + workers}, ... below {@code tensors} (up to the first that
+         * fails), then waits until every worker's share is done; true when all succeeded.
+         */
+        boolean fetchThenAwaitAll(int worker, int tensors, java.util.function.IntConsumer fetchOne) {
+            int i = worker;
+            try {
+                for (; i < tensors; i += workers) {
+                    fetchOne.accept(i);
+                }
+            } catch (Throwable t) {
+                fail(i, t);
+            } finally {
+                fetching.decrementAndGet();
+            }
+            for (int spins = 0; fetching.get() > 0; spins++) {
+                if (spins < 10_000) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
+            }
+            return failed() == null;
+        }
+
+        private synchronized void fail(int tensor, Throwable t) {
+            if (failure == null || tensor < failedTensor) {
+                failedTensor = tensor;
+                failure = t;
+            }
+        }
+
+        private synchronized Throwable failed() {
+            return failure;
+        }
+
+        /** Throws the failure of the lowest tensor's fetch, as it was thrown; nothing when all succeeded. */
+        void rethrowFailure() {
+            Throwable t = failed();
+            if (t instanceof RuntimeException e) {
+                throw e;
+            }
+            if (t instanceof Error e) {
+                throw e;
+            }
+            if (t != null) {
+                throw new IllegalStateException("fetching the live weights failed: " + t, t);
+            }
+        }
     }
 
     /**

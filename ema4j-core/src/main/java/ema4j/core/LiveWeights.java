@@ -17,4 +17,14 @@ public interface LiveWeights {
      * @param index position in the EMA's tensor list
      */
     ByteBuffer buffer(int index);
+
+    /**
+     * Whether {@link #buffer} may be called from several threads at once, each thread with indices of its own. An
+     * update split over threads then has every thread fetch a share of the buffers before any of them averages;
+     * worth it where fetching a buffer costs more than reading a field (a framework call per tensor). Default false:
+     * every call comes from the thread that runs the update.
+     */
+    default boolean concurrentBuffers() {
+        return false;
+    }
 }

@@ -63,6 +63,22 @@ class ParallelUpdateTest {
         assertThat(e).containsExactly(reference);
     }
 
+    /** The buffers, fetched by the update's threads at once; the threads that fetched go to {@code by}. */
+    private static LiveWeights fetchedConcurrently(List<ByteBuffer> buffers, java.util.Set<Thread> by) {
+        return new LiveWeights() {
+            @Override
+            public ByteBuffer buffer(int index) {
+                by.add(Thread.currentThread());
+                return buffers.get(index);
+            }
+
+            @Override
+            public boolean concurrentBuffers() {
+                return true;
+            }
+        };
+    }
+
     @Property(tries = 40)
     void severalThreadsGiveTheBitsOfOneThread(@ForAll @Size(min = 1, max = 12) List<@IntRange(min = 0, max = 40_000) Integer> sizes,
             @ForAll @IntRange(min = 2, max = 4) int threads, @ForAll @IntRange(min = -1, max = 200_000) int nanAt,
@@ -91,13 +107,17 @@ class ParallelUpdateTest {
         first.forEach(a -> live.add(direct(a)));
         EmaState one = EmaState.start(DecaySchedule.constant(0.9), specs, NonFinitePolicy.SKIP, live::get, 1);
         EmaState many = EmaState.start(DecaySchedule.constant(0.9), specs, NonFinitePolicy.SKIP, live::get, threads);
+        EmaState shared = EmaState.start(DecaySchedule.constant(0.9), specs, NonFinitePolicy.SKIP, live::get, threads);
         for (int i = 0; i < live.size(); i++) {
             live.get(i).asFloatBuffer().put(0, second.get(i));
         }
         UpdateResult r1 = one.update(live::get);
         UpdateResult r2 = many.update(live::get);
+        UpdateResult r3 = shared.update(fetchedConcurrently(live, java.util.concurrent.ConcurrentHashMap.newKeySet()));
         assertThat(r2).isEqualTo(r1);
+        assertThat(r3).isEqualTo(r1);
         for (int i = 0; i < specs.size(); i++) {
+            assertThat(shared.shadowValues(i)).containsExactly(many.shadowValues(i));
             if (r1.applied()) {
                 assertThat(many.shadowValues(i)).containsExactly(one.shadowValues(i));
             } else {
@@ -156,5 +176,70 @@ class ParallelUpdateTest {
             results.add(bits.toString());
         }
         assertThat(results).containsOnly(results.get(0));
+    }
+
+    private static List<TensorSpec> specs(int count, int size) {
+        List<TensorSpec> specs = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            specs.add(new TensorSpec("p" + i, new long[] {size}, WeightFormat.FLOAT32));
+        }
+        return specs;
+    }
+
+    @org.junit.jupiter.api.Test
+    void theThreadsOfAnUpdateFetchTheirShareOfTheBuffers() {
+        List<TensorSpec> specs = specs(12, 50_000);
+        List<ByteBuffer> live = new ArrayList<>();
+        Random random = new Random(3);
+        for (int i = 0; i < specs.size(); i++) {
+            float[] values = new float[50_000];
+            for (int k = 0; k < values.length; k++) {
+                values[k] = (float) random.nextGaussian();
+            }
+            live.add(direct(values));
+        }
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.9), specs, NonFinitePolicy.FAIL, live::get, 3);
+        java.util.Set<Thread> fetchedBy = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        assertThat(ema.update(fetchedConcurrently(live, fetchedBy)).applied()).isTrue();
+        assertThat(fetchedBy).hasSize(3).contains(Thread.currentThread());
+
+        java.util.Set<Thread> serial = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        ema.update(i -> {
+            serial.add(Thread.currentThread());
+            return live.get(i);
+        });
+        assertThat(serial).containsExactly(Thread.currentThread());
+    }
+
+    @org.junit.jupiter.api.Test
+    void aFetchThatFailsOnAnyThreadLeavesTheEmaAsItWasAndReportsTheLowestTensor() {
+        List<TensorSpec> specs = specs(9, 20_000);
+        List<ByteBuffer> live = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) {
+            float[] values = new float[20_000];
+            java.util.Arrays.fill(values, i);
+            live.add(direct(values));
+        }
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.5), specs, NonFinitePolicy.FAIL, live::get, 3);
+        List<double[]> before = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) {
+            before.add(ema.shadowValues(i));
+            live.get(i).asFloatBuffer().put(0, 100f);  // an update would move every shadow
+        }
+        // tensors 4 and 5 (in the shares of the two pool threads) fail; 4 is reported, as one thread would
+        List<ByteBuffer> broken = new ArrayList<>(live);
+        broken.set(4, ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder()));
+        broken.set(5, null);
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> ema.update(fetchedConcurrently(broken, java.util.concurrent.ConcurrentHashMap.newKeySet())))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("live buffer of p4 must be 80000 bytes, was 8 bytes");
+        assertThat(ema.updates()).isZero();
+        for (int i = 0; i < specs.size(); i++) {
+            assertThat(ema.shadowValues(i)).containsExactly(before.get(i));
+        }
+        assertThat(ema.update(fetchedConcurrently(live, java.util.concurrent.ConcurrentHashMap.newKeySet()))
+                .applied()).isTrue();
+        assertThat(ema.shadowValues(0)[0]).isEqualTo(50.0);
     }
 }

@@ -47,6 +47,15 @@ final class LiveTensors implements LiveWeights {
         return copy;
     }
 
+    /**
+     * True when every tensor is read in place: fetching a buffer then touches nothing of this object's and asks DJL
+     * only about its own tensor, so the threads of an update can fetch theirs at once.
+     */
+    @Override
+    public boolean concurrentBuffers() {
+        return allZeroCopy();
+    }
+
     /** Copies back what a writing pass changed in tensors without zero-copy access. */
     void writeBack() {
         for (int i = 0; i < copies.length; i++) {

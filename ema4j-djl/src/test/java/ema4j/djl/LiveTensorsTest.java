@@ -121,4 +121,36 @@ class LiveTensorsTest {
         assertThat(live.buffer(0).order()).isEqualTo(java.nio.ByteOrder.nativeOrder());
         assertThat(new Shape(parameter.getArray().getShape().getShape())).isEqualTo(new Shape(4));
     }
+
+    @Test
+    void onlyTensorsAllReadInPlaceAreFetchedByTheUpdatesThreadsAtOnce() {
+        assertThat(live.concurrentBuffers()).isTrue();
+        assertThat(new LiveTensors(List.of(parameter), false).concurrentBuffers()).isFalse();
+    }
+
+    @Test
+    void aClosedArrayFoundByAnyThreadOfAnUpdateLeavesTheEmaAsItWas() {
+        List<Parameter> parameters = new java.util.ArrayList<>();
+        List<ema4j.core.TensorSpec> specs = new java.util.ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            Parameter p = Parameter.builder().setName("w" + i).setType(Parameter.Type.WEIGHT).build();
+            p.setArray(manager.ones(new Shape(5_000)).muli(i));
+            parameters.add(p);
+            specs.add(new ema4j.core.TensorSpec("w" + i, new long[] {5_000}, ema4j.core.WeightFormat.FLOAT32));
+        }
+        LiveTensors tensors = new LiveTensors(parameters, true);
+        ema4j.core.EmaState ema = ema4j.core.EmaState.start(ema4j.core.schedule.DecaySchedule.constant(0.5), specs,
+                ema4j.core.NonFinitePolicy.FAIL, tensors, 2);
+        for (Parameter p : parameters) {
+            p.getArray().addi(10);
+        }
+        parameters.get(3).getArray().close();   // in the share of the pool's thread
+        assertThatThrownBy(() -> ema.update(tensors))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("parameter w3 has no live array");
+        assertThat(ema.updates()).isZero();
+        for (int i = 0; i < 6; i++) {
+            assertThat(ema.shadowValues(i)).containsOnly(i);
+        }
+    }
 }
