@@ -22,6 +22,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 
 PARAMS = {"resnet50": 25_557_032, "100m": 4 * 25_557_032}
 BASELINES = ("c-contiguous", "c-tensors", "java-baseline")
@@ -143,7 +144,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--turn", type=int, default=5, help="updates per turn; the fastest counts")
     parser.add_argument("--raw", help="file for every turn's time: 'turn SET THREADS ROUND VARIANT MS'")
-    parser.add_argument("--logs", default=".", help="folder for the peers' logs")
+    parser.add_argument("--logs", default=os.path.join(tempfile.gettempdir(), "ema4j-turns"),
+                        help="folder for the peers' logs (default: ema4j-turns in the temporary folder)")
     args = parser.parse_args()
     if args.rounds < 1 or args.turn < 1:
         sys.exit(f"rounds and turn must be >= 1, were {args.rounds} and {args.turn}")

@@ -262,7 +262,9 @@ public final class EmaState {
         long[] found = new long[workers];
         SharedFetch fetch = workers > 1 && live.concurrentBuffers() ? new SharedFetch(workers) : null;
         if (fetch == null) {
-            fetchShare(live, 0, 1);
+            for (int i = 0; i < shadows.length; i++) {
+                fetch(live, i);
+            }
         }
         if (workers == 1) {
             runWorker(0, decay, stoppedAt, found, live, fetch);
@@ -310,19 +312,16 @@ public final class EmaState {
         return first;
     }
 
-    /** Fetches the buffers of tensors {@code first}, {@code first + stride}, ... */
-    private void fetchShare(LiveWeights live, int first, int stride) {
-        for (int i = first; i < shadows.length; i += stride) {
-            buffers[i] = checked(live, i, tensors.get(i));
-        }
+    /** Fetches and checks the live buffer of tensor {@code i}. */
+    private void fetch(LiveWeights live, int i) {
+        buffers[i] = checked(live, i, tensors.get(i));
     }
 
     private void runWorker(int worker, double decay, int[] stoppedAt, long[] found, LiveWeights live,
             SharedFetch fetch) {
         List<Piece> pieces = plan.get(worker);
         found[worker] = -1;
-        if (fetch != null && !fetch.fetchThenAwaitAll(worker, shadows.length,
-                i -> buffers[i] = checked(live, i, tensors.get(i)))) {
+        if (fetch != null && !fetch.fetchThenAwaitAll(worker, shadows.length, i -> fetch(live, i))) {
             stoppedAt[worker] = 0;
             return;
         }
