@@ -20,32 +20,22 @@ import java.util.concurrent.Executors;
  * Not thread-safe: one training loop owns it.
  */
 public final class EmaState {
-    /** Decays this small round {@code 1 - d} to 1 in float32: such an update is a copy, and is done as one. */
-    private static final double COPY_BELOW = 0x1p-25;
-
-    private final DecaySchedule schedule;
-    private final NonFinitePolicy nonFinitePolicy;
+    private final EmaClock clock;
     private final List<TensorSpec> tensors;
     private final Shadow[] shadows;
     private final List<List<Piece>> plan;
     private final ExecutorService pool;
     private final ByteBuffer[] buffers;
-    private long updates;
-    private long skippedUpdates;
-    private double lastDecay = Double.NaN;
     private boolean swapped;
 
-    private EmaState(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy, int threads) {
+    private EmaState(EmaClock clock, List<TensorSpec> tensors, int threads) {
         requireArgument(threads >= 1, "threads", ">= 1", threads);
-        requireArgument(schedule != null, "schedule", "non-null", null);
         requireArgument(tensors != null, "tensors", "non-null", null);
-        requireArgument(nonFinitePolicy != null, "nonFinitePolicy", "non-null", null);
         Set<String> names = new HashSet<>();
         for (TensorSpec spec : tensors) {
             requireArgument(names.add(spec.name()), "tensor names", "unique", spec.name() + " twice");
         }
-        this.schedule = schedule;
-        this.nonFinitePolicy = nonFinitePolicy;
+        this.clock = clock;
         this.tensors = List.copyOf(tensors);
         this.shadows = new Shadow[tensors.size()];
         for (int i = 0; i < shadows.length; i++) {
@@ -123,7 +113,7 @@ public final class EmaState {
      */
     public static EmaState start(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
             LiveWeights live, int threads) {
-        EmaState state = new EmaState(schedule, tensors, nonFinitePolicy, threads);
+        EmaState state = new EmaState(EmaClock.start(schedule, nonFinitePolicy), tensors, threads);
         for (int i = 0; i < state.shadows.length; i++) {
             state.shadows[i].copyFrom(checked(live, i, state.tensors.get(i)));
         }
@@ -162,9 +152,8 @@ public final class EmaState {
 
     private static EmaState restore(DecaySchedule schedule, List<TensorSpec> tensors, NonFinitePolicy nonFinitePolicy,
             LiveWeights values, long updates, long skippedUpdates, int threads, boolean exact) {
-        requireArgument(updates >= 0, "updates", ">= 0", updates);
-        requireArgument(skippedUpdates >= 0, "skippedUpdates", ">= 0", skippedUpdates);
-        EmaState state = new EmaState(schedule, tensors, nonFinitePolicy, threads);
+        EmaState state = new EmaState(EmaClock.restore(schedule, nonFinitePolicy, updates, skippedUpdates), tensors,
+                threads);
         for (int i = 0; i < state.shadows.length; i++) {
             TensorSpec spec = state.tensors.get(i);
             if (exact) {
@@ -177,9 +166,6 @@ public final class EmaState {
                 state.shadows[i].readFrom(checked(values, i, spec));
             }
         }
-        state.updates = updates;
-        state.skippedUpdates = skippedUpdates;
-        state.lastDecay = updates == 0 ? Double.NaN : schedule.decayAt(updates - 1);
         return state;
     }
 
@@ -203,12 +189,11 @@ public final class EmaState {
      * @throws NonFiniteWeightsException under {@link NonFinitePolicy#FAIL} when a weight is not finite
      */
     public UpdateResult update(LiveWeights live, int steps) {
-        requireArgument(steps >= 1, "steps", ">= 1", steps);
         requireState(!swapped, "the EMA weights are swapped into the model; close the swap before updating");
-        double decay = schedule.compoundedDecay(updates, steps);
+        double decay = clock.decayFor(steps);
         int badTensor = -1;
         int badElement = -1;
-        if (decay < COPY_BELOW) {
+        if (EmaClock.copies(decay)) {
             for (int i = 0; i < shadows.length && badTensor < 0; i++) {
                 int bad = shadows[i].firstNonFinite(checked(live, i, tensors.get(i)));
                 if (bad >= 0) {
@@ -234,16 +219,9 @@ public final class EmaState {
             }
         }
         if (badTensor >= 0) {
-            String name = tensors.get(badTensor).name();
-            if (nonFinitePolicy == NonFinitePolicy.FAIL) {
-                throw new NonFiniteWeightsException(name, badElement, updates + skippedUpdates + 1);
-            }
-            skippedUpdates += steps;
-            return new UpdateResult(false, decay, steps, name, badElement);
+            return clock.refused(tensors.get(badTensor).name(), badElement, decay, steps);
         }
-        updates += steps;
-        lastDecay = decay;
-        return UpdateResult.applied(decay, steps);
+        return clock.applied(decay, steps);
     }
 
     /**
@@ -470,14 +448,19 @@ public final class EmaState {
         return sums[1] == 0 ? (sums[0] == 0 ? 0 : Double.POSITIVE_INFINITY) : Math.sqrt(sums[0] / sums[1]);
     }
 
+    /** A copy of the counts and decay of the updates so far. */
+    public EmaClock clock() {
+        return clock.copy();
+    }
+
     /** The decay schedule. */
     public DecaySchedule schedule() {
-        return schedule;
+        return clock.schedule();
     }
 
     /** What an update does with a NaN or infinite weight. */
     public NonFinitePolicy nonFinitePolicy() {
-        return nonFinitePolicy;
+        return clock.nonFinitePolicy();
     }
 
     /** The averaged tensors, in order. */
@@ -487,27 +470,27 @@ public final class EmaState {
 
     /** Optimizer steps averaged in so far (an update compounded over k steps counts k). */
     public long updates() {
-        return updates;
+        return clock.updates();
     }
 
     /** Optimizer steps whose update was skipped for a non-finite weight. */
     public long skippedUpdates() {
-        return skippedUpdates;
+        return clock.skippedUpdates();
     }
 
     /** The decay of the last applied update, NaN before the first. */
     public double lastDecay() {
-        return lastDecay;
+        return clock.lastDecay();
     }
 
     /** The decay the next single-step update will use. */
     public double nextDecay() {
-        return schedule.decayAt(updates);
+        return clock.nextDecay();
     }
 
     /** The averaging horizon {@code 1 / (1 - decay)} of the last update, in steps; NaN before the first. */
     public double horizon() {
-        return 1.0 / (1.0 - lastDecay);
+        return clock.horizon();
     }
 
     /** Bytes held in shadows. */
@@ -530,9 +513,7 @@ public final class EmaState {
 
     @Override
     public String toString() {
-        return "EmaState{schedule=" + schedule + ", tensors=" + tensors.size() + ", updates=" + updates
-                + ", skippedUpdates=" + skippedUpdates + ", lastDecay=" + lastDecay + ", nonFinitePolicy="
-                + nonFinitePolicy + "}";
+        return "EmaState{" + clock + ", tensors=" + tensors.size() + "}";
     }
 
     /** The names of the averaged tensors, in order. */

@@ -11,11 +11,13 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.util.Pair;
+import ema4j.core.EmaClock;
 import ema4j.core.EmaState;
 import ema4j.core.LiveWeights;
 import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;
+import ema4j.core.WeightFormat;
 import ema4j.core.policy.ParameterInfo;
 import ema4j.core.policy.ParameterPolicy;
 import ema4j.core.policy.ParameterRule;
@@ -45,13 +47,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Not thread-safe: the training loop owns it.
  */
-public final class EmaModel {
+public final class EmaModel implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmaModel.class);
 
     private final Block block;
     private final List<Tracked> tracked;
-    private final LiveTensors averaged;
-    private final EmaState state;
+    private final ShadowStore shadows;
     private final LongSupplier optimizerSteps;
     private final int updateEvery;
     private long optimizerStepsAtLastUpdate;
@@ -62,11 +63,10 @@ public final class EmaModel {
     private java.util.concurrent.ExecutorService background;
     private java.util.concurrent.Future<UpdateResult> pending;
 
-    private EmaModel(Builder b, Block block, List<Tracked> tracked, EmaState state, LiveTensors averaged) {
+    private EmaModel(Builder b, Block block, List<Tracked> tracked, ShadowStore shadows) {
         this.block = block;
         this.tracked = tracked;
-        this.state = state;
-        this.averaged = averaged;
+        this.shadows = shadows;
         this.optimizerSteps = b.optimizerSteps;
         this.updateEvery = b.updateEvery;
         this.optimizerStepsAtLastUpdate = optimizerSteps == null ? 0 : optimizerSteps.getAsLong();
@@ -102,22 +102,18 @@ public final class EmaModel {
         awaitBackground();
         int steps = stepsDue();
         if (steps == 0) {
-            return new UpdateResult(false, state.nextDecay(), 0, null, -1);
+            return new UpdateResult(false, shadows.clock().nextDecay(), 0, null, -1);
         }
-        UpdateResult result;
-        try {
-            result = state.update(averaged, steps);
-        } finally {
-            averaged.discardCopies();
-        }
-        return reported(result);
+        return reported(shadows.update(steps));
     }
 
     /**
      * Starts this step's update on a background thread and returns at once, so that it runs while the next
      * forward and backward passes (which only read the weights) run. Call {@link #awaitBackground()} before the next
      * {@code trainer.step()}: the optimizer must not write the weights while they are being read. Every other method
-     * of this EMA waits for the update first. The result is bit-identical to {@link #step()}.
+     * of this EMA waits for the update first. The result is bit-identical to {@link #step()}. Shadows on the model's
+     * device ({@link ShadowPlacement}) are updated at once, on this thread: the engine queues the device's arithmetic
+     * by itself.
      */
     public void stepInBackground() {
         awaitBackground();
@@ -125,11 +121,17 @@ public final class EmaModel {
         if (steps == 0) {
             return;
         }
-        ByteBuffer[] buffers = new ByteBuffer[state.tensors().size()];
-        for (int i = 0; i < buffers.length; i++) {
-            buffers[i] = averaged.buffer(i);
+        java.util.concurrent.Callable<UpdateResult> update = shadows.backgroundUpdate(steps);
+        if (update == null) {
+            java.util.concurrent.CompletableFuture<UpdateResult> done = new java.util.concurrent.CompletableFuture<>();
+            try {
+                done.complete(shadows.update(steps));
+            } catch (RuntimeException e) {
+                done.completeExceptionally(e);
+            }
+            pending = done;
+            return;
         }
-        averaged.discardCopies();
         if (background == null) {
             background = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
                 Thread t = new Thread(r, "ema4j-background-update");
@@ -137,7 +139,7 @@ public final class EmaModel {
                 return t;
             });
         }
-        pending = background.submit(() -> state.update(i -> buffers[i], steps));
+        pending = background.submit(update);
     }
 
     /**
@@ -167,7 +169,7 @@ public final class EmaModel {
     private UpdateResult reported(UpdateResult result) {
         if (!result.applied()) {
             LOG.warn("EMA update skipped: weight {}[{}] is not finite ({} skipped so far)",
-                    result.nonFiniteParameter(), result.nonFiniteElement(), state.skippedUpdates());
+                    result.nonFiniteParameter(), result.nonFiniteElement(), shadows.clock().skippedUpdates());
         }
         return result;
     }
@@ -225,8 +227,7 @@ public final class EmaModel {
     }
 
     private void exchange() {
-        state.exchange(averaged);
-        averaged.writeBack();
+        shadows.exchange();
     }
 
     /**
@@ -258,7 +259,7 @@ public final class EmaModel {
                 if (t.rule == ParameterRule.AVERAGE) {
                     values = ByteBuffer.allocateDirect(Math.toIntExact(target.size() * dtypeBytes(target)))
                             .order(ByteOrder.nativeOrder());
-                    state.writeShadow(averagedIndex++, values);
+                    shadows.writeShadow(averagedIndex++, values);
                 } else {
                     values = t.parameter.getArray().toByteBuffer(false);
                 }
@@ -324,7 +325,7 @@ public final class EmaModel {
         for (Tracked t : tracked) {
             if (t.name.equals(name)) {
                 if (t.rule == ParameterRule.AVERAGE) {
-                    state.writeShadow(averagedIndex, target);
+                    shadows.writeShadow(averagedIndex, target);
                 } else {
                     ByteBuffer live = t.parameter.getArray().toByteBuffer(false).order(ByteOrder.nativeOrder());
                     requireArgument(target.remaining() >= live.remaining(), "target of " + name,
@@ -377,9 +378,11 @@ public final class EmaModel {
     /** Counters and telemetry now. */
     public EmaStatus status() {
         awaitBackground();
-        int averagedCount = state.tensors().size();
-        return new EmaStatus(state.updates(), state.skippedUpdates(), state.lastDecay(), state.nextDecay(),
-                state.horizon(), state.schedule(), averagedCount, tracked.size() - averagedCount, state.shadowBytes());
+        int averagedCount = shadows.tensors().size();
+        EmaClock clock = shadows.clock();
+        return new EmaStatus(clock.updates(), clock.skippedUpdates(), clock.lastDecay(), clock.nextDecay(),
+                clock.horizon(), clock.schedule(), averagedCount, tracked.size() - averagedCount,
+                shadows.shadowBytes());
     }
 
     /**
@@ -389,17 +392,68 @@ public final class EmaModel {
     public double drift() {
         awaitBackground();
         requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
-        try {
-            return state.drift(averaged);
-        } finally {
-            averaged.discardCopies();
-        }
+        return shadows.drift();
     }
 
-    /** The core state (shadows and counters), e.g. to checkpoint it. */
+    /**
+     * The core state (host shadows and counters) of an EMA whose shadows are in host memory.
+     *
+     * @throws IllegalStateException when the shadows are on the model's device ({@link ShadowPlacement}); read them
+     *     with {@link #writeShadowExact} and the counts with {@link #clock()} instead
+     */
     public EmaState state() {
         awaitBackground();
-        return state;
+        requireState(shadows instanceof HostShadows, "this EMA keeps its shadows on the model's device, not in an"
+                + " EmaState; read them with writeShadowExact(index, target) and the counts with clock()");
+        return ((HostShadows) shadows).state();
+    }
+
+    /** A copy of the update counts, the last decay, the schedule and the non-finite policy. */
+    public EmaClock clock() {
+        awaitBackground();
+        return shadows.clock();
+    }
+
+    /** The averaged tensors (names, shapes, live formats), in the order of the shadow indices. */
+    public List<TensorSpec> averagedTensors() {
+        return shadows.tensors();
+    }
+
+    /** Where the shadows are: {@link ShadowPlacement#HOST} or {@link ShadowPlacement#MODEL_DEVICE}. */
+    public ShadowPlacement placement() {
+        return shadows instanceof HostShadows ? ShadowPlacement.HOST : ShadowPlacement.MODEL_DEVICE;
+    }
+
+    /** The precision averaged tensor {@code index}'s shadow is held at: float32, or float64 for float64 weights. */
+    public WeightFormat shadowPrecision(int index) {
+        return shadows.shadowPrecision(index);
+    }
+
+    /**
+     * Writes averaged tensor {@code index}'s shadow into {@code target} at its own precision
+     * ({@link #shadowPrecision}), in the target's byte order: what {@link Builder#resumeExact} reads back bit for bit.
+     */
+    public void writeShadowExact(int index, ByteBuffer target) {
+        awaitBackground();
+        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
+        shadows.writeShadowExact(index, target);
+    }
+
+    /**
+     * Frees the shadows held outside the Java heap (on the model's device) and the background thread; the EMA is
+     * unusable afterwards. Host shadows are left to the garbage collector. Closing the model frees device shadows too.
+     */
+    @Override
+    public void close() {
+        try {
+            awaitBackground();
+        } finally {
+            if (background != null) {
+                background.shutdownNow();
+                background = null;
+            }
+            shadows.close();
+        }
     }
 
     /** The tracked block. */
@@ -409,7 +463,7 @@ public final class EmaModel {
 
     @Override
     public String toString() {
-        return "EmaModel{" + state + ", averaged=" + state.tensors().size() + "/" + tracked.size()
+        return "EmaModel{" + shadows + ", averaged=" + shadows.tensors().size() + "/" + tracked.size()
                 + ", updateEvery=" + updateEvery + "}";
     }
 
@@ -442,6 +496,7 @@ public final class EmaModel {
         private int updateEvery = 1;
         private int threads = 1;
         private boolean zeroCopy = true;
+        private ShadowPlacement placement = ShadowPlacement.AUTO;
 
         private Builder(DecaySchedule schedule) {
             requireArgument(schedule != null, "schedule", "non-null", null);
@@ -490,6 +545,16 @@ public final class EmaModel {
             return this;
         }
 
+        /**
+         * Where the shadows are kept and averaged: {@link ShadowPlacement#AUTO} by default (on the model's device for
+         * a model on a GPU, in host memory otherwise).
+         */
+        public Builder shadowPlacement(ShadowPlacement placement) {
+            requireArgument(placement != null, "shadowPlacement", "non-null", null);
+            this.placement = placement;
+            return this;
+        }
+
         /** Averages every {@code k}-th step with the decay of k steps compounded; {@code k >= 1}, 1 by default. */
         public Builder updateEvery(int k) {
             requireArgument(k >= 1, "updateEvery", ">= 1", k);
@@ -504,9 +569,17 @@ public final class EmaModel {
          */
         public EmaModel track(Block block) {
             Plan plan = plan(block);
-            EmaState state = EmaState.start(schedule, plan.specs, nonFinite, plan.live, threads);
-            plan.live.discardCopies();
-            return new EmaModel(this, block, plan.tracked, state, plan.live);
+            if (plan.onDevice) {
+                return new EmaModel(this, block, plan.tracked, DeviceShadows.start(plan.averaged, plan.specs,
+                        EmaClock.start(schedule, nonFinite)));
+            }
+            LiveTensors live = plan.hostLive();
+            try {
+                return new EmaModel(this, block, plan.tracked, new HostShadows(EmaState.start(schedule, plan.specs,
+                        nonFinite, live, threads), live));
+            } finally {
+                live.discardCopies();
+            }
         }
 
         /**
@@ -543,13 +616,32 @@ public final class EmaModel {
                 requireArgument(b != null, "saved shadow of " + plan.specs.get(i).name(), "present", "missing");
                 return b;
             };
+            if (plan.onDevice) {
+                return new EmaModel(this, block, plan.tracked, DeviceShadows.restore(plan.averaged, plan.specs,
+                        EmaClock.restore(schedule, nonFinite, updates, skippedUpdates), saved::buffer, exact));
+            }
             EmaState state = exact
                     ? EmaState.restoreExact(schedule, plan.specs, nonFinite, saved, updates, skippedUpdates, threads)
                     : EmaState.restore(schedule, plan.specs, nonFinite, saved, updates, skippedUpdates, threads);
-            return new EmaModel(this, block, plan.tracked, state, plan.live);
+            return new EmaModel(this, block, plan.tracked, new HostShadows(state, plan.hostLive()));
         }
 
-        private record Plan(List<Tracked> tracked, List<TensorSpec> specs, LiveTensors live) {}
+        /**
+         * The parameters' rules and the averaged ones, and whether their shadows go on the model's device.
+         *
+         * @param onDevice {@link ShadowPlacement#MODEL_DEVICE}, or {@link ShadowPlacement#AUTO} with an averaged
+         *     parameter on a GPU; never with nothing to average
+         */
+        private record Plan(List<Tracked> tracked, List<TensorSpec> specs, List<Parameter> averaged,
+                boolean onDevice, boolean zeroCopy) {
+            LiveTensors hostLive() {
+                LiveTensors live = new LiveTensors(averaged, zeroCopy);
+                if (!live.allZeroCopy()) {
+                    LOG.info("some parameters are not contiguous CPU tensors; their EMA updates copy the values");
+                }
+                return live;
+            }
+        }
 
         private Plan plan(Block block) {
             requireArgument(block != null, "block", "non-null", null);
@@ -576,11 +668,10 @@ public final class EmaModel {
                     averagedParameters.add(parameter);
                 }
             }
-            LiveTensors live = new LiveTensors(averagedParameters, zeroCopy);
-            if (!live.allZeroCopy()) {
-                LOG.info("some parameters are not contiguous CPU tensors; their EMA updates copy the values");
-            }
-            return new Plan(List.copyOf(tracked), specs, live);
+            boolean onGpu = averagedParameters.stream().anyMatch(p -> p.getArray().getDevice().isGpu());
+            boolean onDevice = !averagedParameters.isEmpty() && (placement == ShadowPlacement.MODEL_DEVICE
+                    || placement == ShadowPlacement.AUTO && onGpu);
+            return new Plan(List.copyOf(tracked), specs, averagedParameters, onDevice, zeroCopy);
         }
 
         private static void collectOwners(Block block, Map<Parameter, Block> owners) {

@@ -86,7 +86,11 @@ final class LiveTensors implements LiveWeights {
     }
 
     private NDArray array(int index) {
-        Parameter parameter = parameters.get(index);
+        return liveArray(parameters.get(index));
+    }
+
+    /** The parameter's array, refused with an error when it was closed or never made. */
+    static NDArray liveArray(Parameter parameter) {
         NDArray array = parameter.getArray();
         if (array == null || array.isReleased()) {
             throw new IllegalStateException("parameter " + parameter.getName() + " has no live array (closed or"

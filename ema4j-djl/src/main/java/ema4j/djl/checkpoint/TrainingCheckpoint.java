@@ -9,7 +9,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import com.fasterxml.jackson.databind.JsonNode;
-import ema4j.core.EmaState;
+import ema4j.core.EmaClock;
 import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.WeightFormat;
@@ -27,6 +27,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -126,19 +127,19 @@ public final class TrainingCheckpoint {
      */
     private static void addEma(CheckpointStore.Contents contents, String file, Block block, EmaModel ema) {
         contents.tensors(file, emaModel(block, ema));
-        EmaState state = ema.state();
+        List<TensorSpec> averaged = ema.averagedTensors();
         boolean wider = false;
-        for (int i = 0; i < state.tensors().size(); i++) {
-            wider |= state.shadowPrecision(i) != state.tensors().get(i).format();
+        for (int i = 0; i < averaged.size(); i++) {
+            wider |= ema.shadowPrecision(i) != averaged.get(i).format();
         }
         if (wider) {
             SafetensorsWriter shadows = SafetensorsWriter.create();
-            for (int i = 0; i < state.tensors().size(); i++) {
-                TensorSpec spec = state.tensors().get(i);
-                WeightFormat precision = state.shadowPrecision(i);
+            for (int i = 0; i < averaged.size(); i++) {
+                TensorSpec spec = averaged.get(i);
+                WeightFormat precision = ema.shadowPrecision(i);
                 ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(spec.elementCount()
                         * precision.bytesPerElement())).order(ByteOrder.LITTLE_ENDIAN);
-                state.writeShadowExact(i, values);
+                ema.writeShadowExact(i, values);
                 shadows.tensor(spec.name(), precision == WeightFormat.FLOAT64 ? "F64" : "F32", spec.shape(), values);
             }
             contents.tensors(shadowsFile(file), shadows);
@@ -168,12 +169,13 @@ public final class TrainingCheckpoint {
 
     private static Map<String, Object> emaState(EmaModel ema) {
         Map<String, Object> e = new LinkedHashMap<>();
-        e.put("schedule", ScheduleCodec.toMap(ema.state().schedule()));
-        e.put("updates", ema.state().updates());
-        e.put("skippedUpdates", ema.state().skippedUpdates());
-        e.put("lastDecay", ema.state().updates() == 0 ? null : ema.state().lastDecay());
-        e.put("nonFinite", ema.state().nonFinitePolicy().name());
-        e.put("averaged", ema.state().names());
+        EmaClock clock = ema.clock();
+        e.put("schedule", ScheduleCodec.toMap(clock.schedule()));
+        e.put("updates", clock.updates());
+        e.put("skippedUpdates", clock.skippedUpdates());
+        e.put("lastDecay", clock.updates() == 0 ? null : clock.lastDecay());
+        e.put("nonFinite", clock.nonFinitePolicy().name());
+        e.put("averaged", ema.averagedTensors().stream().map(TensorSpec::name).toList());
         return e;
     }
 

@@ -1,0 +1,350 @@
+package ema4j.djl;
+
+import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.Preconditions.requireState;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Parameter;
+import ema4j.core.EmaClock;
+import ema4j.core.TensorSpec;
+import ema4j.core.UpdateResult;
+import ema4j.core.WeightFormat;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.function.IntFunction;
+
+/**
+ * Shadows kept as NDArrays beside the live weights, on their device, and averaged there with the engine's
+ * arithmetic: {@code e += (1 - d) * (w - e)}, one temporary the size of one tensor at a time.
+ *
+ * <p>Before averaging, one reduction per tensor ({@code sum(w * 0)}, NaN exactly when a weight is NaN or infinite)
+ * and a single read of their total on the host check every weight; only when that fails are the tensors searched
+ * for the first bad element, and nothing has been averaged. Shadows are float32 (float64 for float64 weights); while
+ * swapped in, 16-bit live weights are kept aside on their device so that they come back bit-exactly. The shadows
+ * belong to a manager of their own under the live weights' manager: closing the model frees them, and so does
+ * {@link #close}.
+ */
+final class DeviceShadows implements ShadowStore {
+    private static final NDIndex EVERYTHING = new NDIndex("...");
+
+    private final List<Parameter> parameters;
+    private final List<TensorSpec> specs;
+    private final EmaClock clock;
+    private final NDManager manager;
+    private final NDArray[] shadows;
+    /** The live 16-bit weights kept aside while the shadows are swapped in; null otherwise. */
+    private NDArray[] keptAside;
+
+    private DeviceShadows(List<Parameter> parameters, List<TensorSpec> specs, EmaClock clock) {
+        requireArgument(!parameters.isEmpty(), "averaged parameters", "at least one to keep on a device", 0);
+        this.parameters = List.copyOf(parameters);
+        this.specs = List.copyOf(specs);
+        this.clock = clock;
+        NDArray first = live(0);
+        this.manager = first.getManager().newSubManager(first.getDevice());
+        this.shadows = new NDArray[parameters.size()];
+    }
+
+    /** Shadows that start as a copy of the live weights. */
+    static DeviceShadows start(List<Parameter> parameters, List<TensorSpec> specs, EmaClock clock) {
+        DeviceShadows store = new DeviceShadows(parameters, specs, clock);
+        for (int i = 0; i < store.shadows.length; i++) {
+            NDArray w = store.live(i);
+            store.shadows[i] = w.toType(shadowType(w), true);
+            store.shadows[i].attach(store.manager);
+        }
+        return store;
+    }
+
+    /**
+     * Shadows read from saved values, e.g. a checkpoint's.
+     *
+     * @param saved tensor {@code i}'s saved shadow, in the live format or, when {@code exact}, at its own precision
+     */
+    static DeviceShadows restore(List<Parameter> parameters, List<TensorSpec> specs, EmaClock clock,
+            IntFunction<ByteBuffer> saved, boolean exact) {
+        DeviceShadows store = new DeviceShadows(parameters, specs, clock);
+        for (int i = 0; i < store.shadows.length; i++) {
+            NDArray w = store.live(i);
+            DataType savedType = exact ? shadowType(w) : w.getDataType();
+            long bytes = w.size() * savedType.getNumOfBytes();
+            ByteBuffer values = saved.apply(i);
+            requireArgument(values != null && values.remaining() == bytes, "saved shadow of " + specs.get(i).name(),
+                    bytes + " bytes (" + savedType + ")", values == null ? null : values.remaining());
+            NDArray read = store.manager.create(nativeOrder(values, savedType.getNumOfBytes()), w.getShape(),
+                    savedType);
+            read = replaced(read, read.toDevice(w.getDevice(), false));
+            store.shadows[i] = replaced(read, read.toType(shadowType(w), false));
+            store.shadows[i].attach(store.manager);
+        }
+        return store;
+    }
+
+    /** {@code next}, having closed {@code previous} when it is another array. */
+    private static NDArray replaced(NDArray previous, NDArray next) {
+        if (next != previous) {
+            previous.close();
+        }
+        return next;
+    }
+
+    private static DataType shadowType(NDArray live) {
+        return live.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+    }
+
+    @Override
+    public List<TensorSpec> tensors() {
+        return specs;
+    }
+
+    @Override
+    public EmaClock clock() {
+        return clock.copy();
+    }
+
+    @Override
+    public UpdateResult update(int steps) {
+        requireState(keptAside == null, "the EMA weights are swapped into the model; close the swap before updating");
+        double decay = clock.decayFor(steps);
+        int bad = firstNonFiniteTensor();
+        if (bad >= 0) {
+            return clock.refused(specs.get(bad).name(), firstNonFiniteElement(live(bad)), decay, steps);
+        }
+        for (int i = 0; i < shadows.length; i++) {
+            NDArray e = shadows[i];
+            NDArray w = live(i);
+            if (EmaClock.copies(decay)) {
+                setValues(e, w);
+            } else {
+                Number weight = e.getDataType() == DataType.FLOAT64 ? 1.0 - decay : (float) (1.0 - decay);
+                try (NDArray step = difference(w, e)) {
+                    e.addi(step.muli(weight));
+                }
+            }
+        }
+        return clock.applied(decay, steps);
+    }
+
+    /** Overwrites {@code target}'s values in place with {@code values}, converted to the target's type. */
+    private static void setValues(NDArray target, NDArray values) {
+        if (values.getDataType() == target.getDataType()) {
+            target.set(EVERYTHING, values);
+        } else {
+            try (NDArray converted = values.toType(target.getDataType(), true)) {
+                target.set(EVERYTHING, converted);
+            }
+        }
+    }
+
+    /** {@code w - e} in the shadow's type, a new array. */
+    private static NDArray difference(NDArray w, NDArray e) {
+        if (w.getDataType() == e.getDataType()) {
+            return w.sub(e);
+        }
+        return w.toType(e.getDataType(), true).subi(e);
+    }
+
+    /**
+     * The first tensor with a NaN or infinite weight, or -1: a sum of {@code w * 0} per tensor (0, or NaN for a bad
+     * weight; zeros cannot overflow) and one read of their total, so one wait for the device per update.
+     */
+    private int firstNonFiniteTensor() {
+        NDArray total = null;
+        try {
+            for (int i = 0; i < shadows.length; i++) {
+                try (NDArray zeros = live(i).mul(0); NDArray sum = zeros.sum()) {
+                    if (total == null) {
+                        total = sum.toType(DataType.FLOAT64, true);
+                    } else {
+                        total.addi(sum);
+                    }
+                }
+            }
+            if (Double.isFinite(total.getDouble())) {
+                return -1;
+            }
+        } finally {
+            if (total != null) {
+                total.close();
+            }
+        }
+        for (int i = 0; i < shadows.length; i++) {
+            if (firstNonFiniteElement(live(i)) >= 0) {
+                return i;
+            }
+        }
+        throw new IllegalStateException("a weight was NaN or infinite, then no longer; were the weights written"
+                + " during the EMA update? The optimizer step must not run while the EMA updates");
+    }
+
+    /** The flat index of the first NaN or infinite element of {@code w}, or -1. */
+    private static long firstNonFiniteElement(NDArray w) {
+        try (NDArray nan = w.isNaN(); NDArray inf = w.isInfinite(); NDArray bad = nan.logicalOr(inf);
+                NDArray flat = bad.flatten(); NDArray ints = flat.toType(DataType.INT32, false)) {
+            if (ints.size() == 0) {
+                return -1;
+            }
+            try (NDArray any = ints.max()) {
+                if (any.getInt() == 0) {
+                    return -1;
+                }
+            }
+            try (NDArray at = ints.argMax()) {
+                return at.getLong();
+            }
+        }
+    }
+
+    /** Background updates are not run on another thread here: the device queues the arithmetic by itself. */
+    @Override
+    public Callable<UpdateResult> backgroundUpdate(int steps) {
+        return null;
+    }
+
+    @Override
+    public void exchange() {
+        if (keptAside == null) {
+            NDArray[] kept = new NDArray[shadows.length];
+            for (int i = 0; i < shadows.length; i++) {
+                NDArray w = live(i);
+                if (w.getDataType() == shadows[i].getDataType()) {
+                    swap(w, shadows[i]);
+                } else {
+                    kept[i] = w.duplicate();
+                    kept[i].attach(manager);
+                    setValues(w, shadows[i]);
+                }
+            }
+            keptAside = kept;
+        } else {
+            for (int i = 0; i < shadows.length; i++) {
+                NDArray w = live(i);
+                if (keptAside[i] == null) {
+                    swap(w, shadows[i]);
+                } else {
+                    w.set(EVERYTHING, keptAside[i]);
+                    keptAside[i].close();
+                }
+            }
+            keptAside = null;
+        }
+    }
+
+    /** Exchanges the values of two arrays of one type in place, through a copy of one of them. */
+    private static void swap(NDArray a, NDArray b) {
+        try (NDArray copy = a.duplicate()) {
+            a.set(EVERYTHING, b);
+            b.set(EVERYTHING, copy);
+        }
+    }
+
+    @Override
+    public void writeShadow(int index, ByteBuffer target) {
+        requireState(keptAside == null, "the EMA weights are swapped into the model; read them there or close the"
+                + " swap");
+        TensorSpec spec = specs.get(index);
+        long bytes = (long) spec.elementCount() * spec.format().bytesPerElement();
+        requireArgument(target.remaining() >= bytes, "target of " + spec.name(), "at least " + bytes + " bytes",
+                target.remaining());
+        NDArray e = shadows[index];
+        DataType liveType = live(index).getDataType();
+        if (liveType == e.getDataType()) {
+            copyInto(engineBytes(e), target, liveType.getNumOfBytes());
+        } else {
+            try (NDArray rounded = e.toType(liveType, true)) {
+                copyInto(engineBytes(rounded), target, liveType.getNumOfBytes());
+            }
+        }
+    }
+
+    @Override
+    public WeightFormat shadowPrecision(int index) {
+        return shadows[index].getDataType() == DataType.FLOAT64 ? WeightFormat.FLOAT64 : WeightFormat.FLOAT32;
+    }
+
+    @Override
+    public void writeShadowExact(int index, ByteBuffer target) {
+        requireState(keptAside == null, "the EMA weights are swapped into the model; close the swap first");
+        NDArray e = shadows[index];
+        long bytes = e.size() * e.getDataType().getNumOfBytes();
+        requireArgument(target.remaining() >= bytes, "target of " + specs.get(index).name(), "at least " + bytes
+                + " bytes", target.remaining());
+        copyInto(engineBytes(e), target, e.getDataType().getNumOfBytes());
+    }
+
+    @Override
+    public double drift() {
+        requireState(keptAside == null, "the EMA weights are swapped into the model; close the swap before measuring"
+                + " drift");
+        double distance = 0;
+        double norm = 0;
+        for (int i = 0; i < shadows.length; i++) {
+            NDArray e = shadows[i];
+            try (NDArray w = live(i).toType(DataType.FLOAT64, true); NDArray e64 = e.toType(DataType.FLOAT64, true);
+                    NDArray d = e64.sub(w); NDArray d2 = d.square(); NDArray dSum = d2.sum();
+                    NDArray w2 = w.square(); NDArray wSum = w2.sum()) {
+                distance += dSum.getDouble();
+                norm += wSum.getDouble();
+            }
+        }
+        return norm == 0 ? (distance == 0 ? 0 : Double.POSITIVE_INFINITY) : Math.sqrt(distance / norm);
+    }
+
+    @Override
+    public long shadowBytes() {
+        long total = 0;
+        for (NDArray e : shadows) {
+            total += e.size() * e.getDataType().getNumOfBytes();
+        }
+        return total;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+
+    private NDArray live(int index) {
+        return LiveTensors.liveArray(parameters.get(index));
+    }
+
+    /**
+     * Copies {@code source}'s elements of {@code width} bytes into {@code target} from its position, each buffer read
+     * or written in its own byte order.
+     */
+    private static void copyInto(ByteBuffer source, ByteBuffer target, int width) {
+        ByteBuffer out = target.duplicate().order(target.order());
+        if (out.order() == source.order() || width == 1) {
+            out.put(source.duplicate());
+            return;
+        }
+        switch (width) {
+            case 2 -> out.asShortBuffer().put(source.asShortBuffer());
+            case 4 -> out.asIntBuffer().put(source.asIntBuffer());
+            case 8 -> out.asLongBuffer().put(source.asLongBuffer());
+            default -> throw new IllegalArgumentException("element width must be 1, 2, 4 or 8 bytes, was " + width);
+        }
+    }
+
+    /** A host copy of {@code array}'s values, in native byte order as the engine holds them. */
+    private static ByteBuffer engineBytes(NDArray array) {
+        return array.toByteBuffer(false).order(ByteOrder.nativeOrder());
+    }
+
+    /** {@code values} as a direct buffer in native order, for the engine to read. */
+    private static ByteBuffer nativeOrder(ByteBuffer values, int width) {
+        ByteBuffer copy = ByteBuffer.allocateDirect(values.remaining()).order(ByteOrder.nativeOrder());
+        copyInto(values.slice().order(values.order()), copy, width);
+        return copy;
+    }
+
+    @Override
+    public String toString() {
+        return "DeviceShadows{" + clock + ", tensors=" + specs.size() + ", device=" + manager.getDevice() + "}";
+    }
+}
