@@ -55,7 +55,7 @@ final class DeviceShadows implements ShadowStore {
         DeviceShadows store = new DeviceShadows(parameters, specs, clock);
         for (int i = 0; i < store.shadows.length; i++) {
             NDArray w = store.live(i);
-            store.shadows[i] = w.toType(shadowType(w), true);
+            store.shadows[i] = copyAs(w, shadowType(w));
             store.shadows[i].attach(store.manager);
         }
         return store;
@@ -130,12 +130,20 @@ final class DeviceShadows implements ShadowStore {
         return clock.applied(decay, steps);
     }
 
+    /**
+     * A new array with {@code array}'s values in {@code type}. ({@code toType} to the same type shares the memory of
+     * the original in DJL's PyTorch engine, copy flag or not.)
+     */
+    private static NDArray copyAs(NDArray array, DataType type) {
+        return array.getDataType() == type ? array.duplicate() : array.toType(type, false);
+    }
+
     /** Overwrites {@code target}'s values in place with {@code values}, converted to the target's type. */
     private static void setValues(NDArray target, NDArray values) {
         if (values.getDataType() == target.getDataType()) {
             target.set(EVERYTHING, values);
         } else {
-            try (NDArray converted = values.toType(target.getDataType(), true)) {
+            try (NDArray converted = copyAs(values, target.getDataType())) {
                 target.set(EVERYTHING, converted);
             }
         }
@@ -146,7 +154,7 @@ final class DeviceShadows implements ShadowStore {
         if (w.getDataType() == e.getDataType()) {
             return w.sub(e);
         }
-        return w.toType(e.getDataType(), true).subi(e);
+        return copyAs(w, e.getDataType()).subi(e);
     }
 
     /**
@@ -159,7 +167,7 @@ final class DeviceShadows implements ShadowStore {
             for (int i = 0; i < shadows.length; i++) {
                 try (NDArray zeros = live(i).mul(0); NDArray sum = zeros.sum()) {
                     if (total == null) {
-                        total = sum.toType(DataType.FLOAT64, true);
+                        total = copyAs(sum, DataType.FLOAT64);
                     } else {
                         total.addi(sum);
                     }
@@ -256,7 +264,7 @@ final class DeviceShadows implements ShadowStore {
         if (liveType == e.getDataType()) {
             copyInto(engineBytes(e), target, liveType.getNumOfBytes());
         } else {
-            try (NDArray rounded = e.toType(liveType, true)) {
+            try (NDArray rounded = copyAs(e, liveType)) {
                 copyInto(engineBytes(rounded), target, liveType.getNumOfBytes());
             }
         }
@@ -285,7 +293,7 @@ final class DeviceShadows implements ShadowStore {
         double norm = 0;
         for (int i = 0; i < shadows.length; i++) {
             NDArray e = shadows[i];
-            try (NDArray w = live(i).toType(DataType.FLOAT64, true); NDArray e64 = e.toType(DataType.FLOAT64, true);
+            try (NDArray w = copyAs(live(i), DataType.FLOAT64); NDArray e64 = copyAs(e, DataType.FLOAT64);
                     NDArray d = e64.sub(w); NDArray d2 = d.square(); NDArray dSum = d2.sum();
                     NDArray w2 = w.square(); NDArray wSum = w2.sum()) {
                 distance += dSum.getDouble();

@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * <p>Call {@link #step()} once after every {@code trainer.step()}. Which parameters are averaged is decided once, when
  * tracking starts, by a {@link ParameterPolicy} ({@link #parameters()} lists each with its reason). Averaged
  * parameters get a float32 (float64 for float64 weights) shadow; copied parameters (BatchNorm, running statistics,
- * frozen) get none: the EMA model reads them from the live block, so they cost no memory.
+ * frozen) get none: the EMA model reads them from the live block, so they cost no memory. Shadows live in host memory
+ * for a model on the CPU and beside the weights for a model on a GPU ({@link ShadowPlacement}).
  *
  * <p>Evaluate on EMA weights by {@link #swapInto(Block) swapping} them into the live block for a scope (the live
  * weights come back bit-exactly), or build a standalone {@link #averagedModel averaged model}.
@@ -537,8 +538,8 @@ public final class EmaModel implements AutoCloseable {
         /**
          * Whether live weights may be read and written in place through DJL's zero-copy buffers (default true, where
          * the engine allows it). False takes the path of GPU and non-contiguous tensors on every parameter: values are
-         * copied to host memory for each pass and written back with an indexed set. The shadow always lives in host
-         * memory, whatever device the model is on.
+         * copied to host memory for each pass and written back with an indexed set. Applies to shadows in host
+         * memory ({@link ShadowPlacement}).
          */
         public Builder zeroCopy(boolean allowed) {
             this.zeroCopy = allowed;

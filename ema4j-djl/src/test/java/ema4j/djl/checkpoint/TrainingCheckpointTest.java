@@ -14,9 +14,13 @@ import ai.djl.training.tracker.Tracker;
 import ai.djl.util.Pair;
 import ema4j.core.schedule.DecaySchedule;
 import ema4j.djl.EmaModel;
+import ema4j.djl.ShadowPlacement;
 import ema4j.djl.optim.CheckpointableSgd;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.CheckpointStore;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,6 +28,8 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Checkpoints of EMAs over 16-bit weights resume bit-exactly: their float32 shadows are saved at full precision.
@@ -47,16 +53,28 @@ class TrainingCheckpointTest {
         }
     }
 
+    /** Every shadow at its own precision (float32 here), widened to double. */
     private static List<double[]> shadows(EmaModel ema) {
         List<double[]> values = new ArrayList<>();
-        for (int i = 0; i < ema.state().tensors().size(); i++) {
-            values.add(ema.state().shadowValues(i));
+        for (int i = 0; i < ema.averagedTensors().size(); i++) {
+            ByteBuffer bytes = ByteBuffer.allocate(ema.averagedTensors().get(i).elementCount() * 4)
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            ema.writeShadowExact(i, bytes);
+            FloatBuffer floats = bytes.asFloatBuffer();
+            double[] widened = new double[floats.remaining()];
+            for (int k = 0; k < widened.length; k++) {
+                widened[k] = floats.get(k);
+            }
+            values.add(widened);
         }
         return values;
     }
 
-    @Test
-    void anEmaOfFloat16WeightsResumesFromACheckpointBitExactly(@TempDir Path dir) throws Exception {
+    /** Saved with shadows in host memory or on the model's device, resumed with them in either place. */
+    @ParameterizedTest(name = "saved {0}, resumed {1}")
+    @CsvSource({"HOST, HOST", "MODEL_DEVICE, MODEL_DEVICE", "MODEL_DEVICE, HOST", "HOST, MODEL_DEVICE"})
+    void anEmaOfFloat16WeightsResumesFromACheckpointBitExactly(ShadowPlacement saved, ShadowPlacement resumedOn,
+            @TempDir Path dir) throws Exception {
         try (NDManager manager = NDManager.newBaseManager()) {
             SequentialBlock block = new SequentialBlock().add(Linear.builder().setUnits(7).build());
             block.initialize(manager, DataType.FLOAT16, new Shape(1, 9));
@@ -64,9 +82,10 @@ class TrainingCheckpointTest {
             CheckpointableSgd sgd = CheckpointableSgd.builder().setLearningRateTracker(Tracker.fixed(0.1f)).build();
             sgd.bind(block);
             Random random = new Random(1);
-            EmaModel whole = EmaModel.builder(SCHEDULE).track(block);
+            EmaModel whole = EmaModel.builder(SCHEDULE).shadowPlacement(saved).track(block);
             // a second EMA of another length, so that its shadows differ from the main one's
-            EmaModel other = EmaModel.builder(OTHER_SCHEDULE).track(block);
+            EmaModel other = EmaModel.builder(OTHER_SCHEDULE).shadowPlacement(saved).track(block);
+            assertThat(whole.placement()).isEqualTo(saved);
             for (int n = 0; n < 5; n++) {
                 step(block, manager, random);
                 whole.step();
@@ -84,9 +103,12 @@ class TrainingCheckpointTest {
             }
 
             TrainingCheckpoint.restoreModelAndOptimizer(checkpoint, block, sgd);
-            EmaModel resumed = TrainingCheckpoint.resumeEma(checkpoint, EmaModel.builder(SCHEDULE), block);
+            EmaModel resumed = TrainingCheckpoint.resumeEma(checkpoint,
+                    EmaModel.builder(SCHEDULE).shadowPlacement(resumedOn), block);
             EmaModel additional = TrainingCheckpoint.resumeAdditionalEma(checkpoint, "posthoc-ema0",
-                    EmaModel.builder(OTHER_SCHEDULE), block);
+                    EmaModel.builder(OTHER_SCHEDULE).shadowPlacement(resumedOn), block);
+            assertThat(resumed.placement()).isEqualTo(resumedOn);
+            assertThat(resumed.status().updates()).isEqualTo(5);
             replay = new Random(2);
             for (int n = 0; n < 5; n++) {
                 step(block, manager, replay);
@@ -97,8 +119,13 @@ class TrainingCheckpointTest {
             List<double[]> actual = shadows(resumed);
             List<double[]> expectedOther = shadows(other);
             for (int i = 0; i < expected.size(); i++) {
-                assertThat(actual.get(i)).containsExactly(expected.get(i));
-                assertThat(shadows(additional).get(i)).containsExactly(expectedOther.get(i));
+                if (saved == resumedOn) {
+                    assertThat(actual.get(i)).containsExactly(expected.get(i));
+                    assertThat(shadows(additional).get(i)).containsExactly(expectedOther.get(i));
+                } else {
+                    // the same shadows at the checkpoint, then five updates by the other arithmetic
+                    assertThat(actual.get(i)).containsExactly(expected.get(i), withinFloat32Rounding(expected.get(i)));
+                }
                 assertThat(expectedOther.get(i)).isNotEqualTo(expected.get(i));
             }
             // the shadows are finer than float16 (10 mantissa bits): the EMA model alone would round them
@@ -108,6 +135,15 @@ class TrainingCheckpointTest {
             }
             assertThat(finer).isTrue();
         }
+    }
+
+    /** A few float32 ulps of the largest value: what five updates by the two arithmetics may differ by. */
+    private static org.assertj.core.data.Offset<Double> withinFloat32Rounding(double[] values) {
+        double largest = 0;
+        for (double v : values) {
+            largest = Math.max(largest, Math.abs(v));
+        }
+        return org.assertj.core.data.Offset.offset(16 * Math.ulp((float) largest) + 0.0);
     }
 
     @Test
