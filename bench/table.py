@@ -23,6 +23,7 @@ JMH_NAMES = {
     ("UpdateThroughputBenchmark", "ema4j"): "ema4j",
     ("UpdateThroughputBenchmark", "baseline"): "java-baseline",
     ("DjlUpdateBenchmark", "ema4j"): "djl-ema4j",
+    ("DjlUpdateBenchmark", "ema4j-device"): "djl-ema4j-device",
     ("DjlUpdateBenchmark", "ndarray-inplace"): "djl-ndarray-inplace",
     ("DjlUpdateBenchmark", "ndarray-temporary"): "djl-ndarray-temporary",
 }

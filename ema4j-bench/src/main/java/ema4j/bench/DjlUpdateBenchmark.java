@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ema4j.core.TensorSpec;
 import ema4j.core.schedule.DecaySchedule;
 import ema4j.djl.EmaModel;
+import ema4j.djl.ShadowPlacement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -29,7 +30,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * NDArray operations?
  *
  * <p>{@code ema4j}: {@code EmaModel.step()}, what users call, on a block holding the live NDArrays (read in place
- * through {@code toByteBuffer(true)}, zero-copy on this engine). {@code ndarray-inplace}: {@code
+ * through {@code toByteBuffer(true)}, zero-copy on this engine). {@code ema4j-device}: the same call with the shadows
+ * kept as NDArrays beside the weights ({@code ShadowPlacement.MODEL_DEVICE}, what a GPU model gets), the non-finite
+ * check and the update done with NDArray operations. {@code ndarray-inplace}: {@code
  * e.subi(p).muli(d).addi(p)} per tensor, the DJL-only way without temporaries. {@code ndarray-temporary}: {@code
  * e.muli(d).addi(p.mul(1 - d))}, closing the temporary. {@code threads} is ema4j's split and PyTorch's intra-op
  * thread count ({@code ai.djl.pytorch.num_threads}, set before the engine loads).
@@ -50,8 +53,8 @@ public class DjlUpdateBenchmark {
     @Param({"resnet50", "100m"})
     public String set;
 
-    /** {@code ema4j}, {@code ndarray-inplace} or {@code ndarray-temporary}. */
-    @Param({"ema4j", "ndarray-inplace", "ndarray-temporary"})
+    /** {@code ema4j}, {@code ema4j-device}, {@code ndarray-inplace} or {@code ndarray-temporary}. */
+    @Param({"ema4j", "ema4j-device", "ndarray-inplace", "ndarray-temporary"})
     public String variant;
 
     /** ema4j's threads and PyTorch's intra-op threads. */
@@ -75,11 +78,12 @@ public class DjlUpdateBenchmark {
             live.add(manager.randomUniform(-1f, 1f, new Shape(spec.shape())));
         }
         switch (variant) {
-            case "ema4j" -> ema = EmaModel.builder(DecaySchedule.constant(DECAY)).threads(threads)
+            case "ema4j", "ema4j-device" -> ema = EmaModel.builder(DecaySchedule.constant(DECAY)).threads(threads)
+                    .shadowPlacement(variant.equals("ema4j") ? ShadowPlacement.HOST : ShadowPlacement.MODEL_DEVICE)
                     .track(new ParameterBlock(tensors.stream().map(TensorSpec::name).toList(), live));
             case "ndarray-inplace", "ndarray-temporary" -> live.forEach(p -> shadow.add(p.duplicate()));
             default -> throw new IllegalArgumentException(
-                    "variant must be ema4j, ndarray-inplace or ndarray-temporary, was " + variant);
+                    "variant must be ema4j, ema4j-device, ndarray-inplace or ndarray-temporary, was " + variant);
         }
     }
 
@@ -87,7 +91,7 @@ public class DjlUpdateBenchmark {
     @Benchmark
     public Object update() {
         switch (variant) {
-            case "ema4j" -> {
+            case "ema4j", "ema4j-device" -> {
                 return ema.step();
             }
             case "ndarray-inplace" -> {

@@ -22,9 +22,9 @@ import java.util.function.IntFunction;
  * Shadows kept as NDArrays beside the live weights, on their device, and averaged there with the engine's
  * arithmetic: {@code e += (1 - d) * (w - e)}, one temporary the size of one tensor at a time.
  *
- * <p>Before averaging, one reduction per tensor ({@code sum(w * 0)}, NaN exactly when a weight is NaN or infinite)
- * and a single read of their total on the host check every weight; only when that fails are the tensors searched
- * for the first bad element, and nothing has been averaged. Shadows are float32 (float64 for float64 weights); while
+ * <p>Before averaging, one sum per tensor (not finite when a weight is NaN or infinite) and a single read of their
+ * total on the host check every weight; only when that fails are the tensors searched for the first bad element,
+ * and nothing has been averaged. Shadows are float32 (float64 for float64 weights); while
  * swapped in, 16-bit live weights are kept aside on their device so that they come back bit-exactly. The shadows
  * belong to a manager of their own under the live weights' manager: closing the model frees them, and so does
  * {@link #close}.
@@ -158,14 +158,15 @@ final class DeviceShadows implements ShadowStore {
     }
 
     /**
-     * The first tensor with a NaN or infinite weight, or -1: a sum of {@code w * 0} per tensor (0, or NaN for a bad
-     * weight; zeros cannot overflow) and one read of their total, so one wait for the device per update.
+     * The first tensor with a NaN or infinite weight, or -1: a sum per tensor, which is NaN or infinite when a weight
+     * is, and one read of their total, so one wait for the device per update. A sum of finite weights that overflows
+     * sends the update down the exact search, which then finds nothing.
      */
     private int firstNonFiniteTensor() {
         NDArray total = null;
         try {
             for (int i = 0; i < shadows.length; i++) {
-                try (NDArray zeros = live(i).mul(0); NDArray sum = zeros.sum()) {
+                try (NDArray sum = live(i).sum()) {
                     if (total == null) {
                         total = copyAs(sum, DataType.FLOAT64);
                     } else {
@@ -186,8 +187,7 @@ final class DeviceShadows implements ShadowStore {
                 return i;
             }
         }
-        throw new IllegalStateException("a weight was NaN or infinite, then no longer; were the weights written"
-                + " during the EMA update? The optimizer step must not run while the EMA updates");
+        return -1;
     }
 
     /** The flat index of the first NaN or infinite element of {@code w}, or -1. */

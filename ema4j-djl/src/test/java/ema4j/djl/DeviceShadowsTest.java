@@ -225,6 +225,28 @@ class DeviceShadowsTest {
     }
 
     @Test
+    void finiteWeightsWhoseSumOverflowsAreAveraged() throws Exception {
+        try (SmallNet net = new SmallNet(85)) {
+            Block block = net.model.getBlock();
+            EmaModel ema = ON_DEVICE.apply(EmaModel.builder(DecaySchedule.constant(0.5))).track(block);
+            poison(block, "05Linear_weight", 1, 3e38f);
+            poison(block, "05Linear_weight", 2, 3e38f);
+            assertThat(ema.step().applied()).isTrue();
+            float[] shadow = shadows(ema)[averagedIndex(ema, "05Linear_weight")];
+            assertThat(shadow[1]).isEqualTo(shadow[2]).isGreaterThan(1e38f).isFinite();
+        }
+    }
+
+    private static int averagedIndex(EmaModel ema, String name) {
+        for (int i = 0; i < ema.averagedTensors().size(); i++) {
+            if (ema.averagedTensors().get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("name must be an averaged tensor, was " + name);
+    }
+
+    @Test
     void float16AndFloat64WeightsGetFloat32AndFloat64ShadowsThatSwapBackExactly() {
         for (DataType type : new DataType[] {DataType.FLOAT16, DataType.FLOAT64}) {
             try (NDManager manager = NDManager.newBaseManager()) {
