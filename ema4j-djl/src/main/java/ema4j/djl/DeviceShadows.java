@@ -3,6 +3,7 @@ package ema4j.djl;
 import static ema4j.core.Preconditions.requireArgument;
 import static ema4j.core.Preconditions.requireState;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -36,6 +37,8 @@ final class DeviceShadows implements ShadowStore {
     private final List<TensorSpec> specs;
     private final EmaClock clock;
     private final NDManager manager;
+    /** Makes the update's weight as a CPU scalar, which the engine passes to any device's kernel without a copy. */
+    private final NDManager scalars;
     private final NDArray[] shadows;
     /** The live 16-bit weights kept aside while the shadows are swapped in; null otherwise. */
     private NDArray[] keptAside;
@@ -47,6 +50,7 @@ final class DeviceShadows implements ShadowStore {
         this.clock = clock;
         NDArray first = live(0);
         this.manager = first.getManager().newSubManager(first.getDevice());
+        this.scalars = first.getManager().newSubManager(Device.cpu());
         this.shadows = new NDArray[parameters.size()];
     }
 
@@ -115,15 +119,16 @@ final class DeviceShadows implements ShadowStore {
         if (bad >= 0) {
             return clock.refused(specs.get(bad).name(), firstNonFiniteElement(live(bad)), decay, steps);
         }
-        for (int i = 0; i < shadows.length; i++) {
-            NDArray e = shadows[i];
-            NDArray w = live(i);
-            if (EmaClock.copies(decay)) {
-                setValues(e, w);
-            } else {
-                Number weight = e.getDataType() == DataType.FLOAT64 ? 1.0 - decay : (float) (1.0 - decay);
-                try (NDArray step = difference(w, e)) {
-                    e.addi(step.muli(weight));
+        try (NDArray weight32 = scalars.create((float) (1.0 - decay)); NDArray weight64 = scalars.create(1.0 - decay)) {
+            for (int i = 0; i < shadows.length; i++) {
+                NDArray e = shadows[i];
+                NDArray w = live(i);
+                if (EmaClock.copies(decay)) {
+                    setValues(e, w);
+                } else {
+                    try (NDArray step = difference(w, e)) {
+                        e.addi(step.muli(e.getDataType() == DataType.FLOAT64 ? weight64 : weight32));
+                    }
                 }
             }
         }
@@ -169,8 +174,12 @@ final class DeviceShadows implements ShadowStore {
                 try (NDArray sum = live(i).sum()) {
                     if (total == null) {
                         total = copyAs(sum, DataType.FLOAT64);
-                    } else {
+                    } else if (sum.getDevice().equals(total.getDevice())) {
                         total.addi(sum);
+                    } else {
+                        try (NDArray moved = sum.toDevice(total.getDevice(), true)) {
+                            total.addi(moved);
+                        }
                     }
                 }
             }
@@ -315,6 +324,7 @@ final class DeviceShadows implements ShadowStore {
     @Override
     public void close() {
         manager.close();
+        scalars.close();
     }
 
     private NDArray live(int index) {
