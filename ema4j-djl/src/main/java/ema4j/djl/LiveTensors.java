@@ -11,12 +11,13 @@ import java.nio.ByteOrder;
 import java.util.List;
 
 /**
- * The live memory of a list of DJL parameters, as {@link LiveWeights} for the core.
+ * The live memory of a list of DJL parameters, as {@link LiveWeights} for the core's host shadows
+ * ({@link HostShadows}).
  *
  * <p>On a CPU tensor with contiguous memory, DJL's PyTorch engine returns a buffer over the tensor's own memory from
  * {@code toByteBuffer(true)}: reads see the optimizer's latest values and writes change the tensor, with no copy.
- * Whether that holds is probed once per parameter when tracking starts. Elsewhere (a GPU, a non-contiguous tensor)
- * the values are copied out for each pass and, after a pass that writes, copied back with an indexed set, which keeps
+ * Whether that holds is probed once per parameter when tracking starts. Elsewhere (a GPU model whose shadows were put
+ * in host memory, a non-contiguous tensor) the values are copied out for each pass and, after a pass that writes, copied back with an indexed set, which keeps
  * the NDArray object the trainer holds. Buffers are fetched afresh for every pass and never outlive it, so a closed
  * NDArray is never touched: it is refused with an error instead. Keeping them between passes would save a few
  * native calls per tensor, but {@code NDArray.set(Buffer)} gives the same native tensor other memory under the same
