@@ -527,7 +527,8 @@ public final class EmaModel implements AutoCloseable {
 
         /**
          * Splits each update over {@code threads} threads (daemon threads the EMA owns); the result is
-         * bit-identical to one thread's. Default 1.
+         * bit-identical to one thread's. Default 1. Applies to shadows in host memory ({@link ShadowPlacement}); on a
+         * device the engine decides.
          */
         public Builder threads(int threads) {
             requireArgument(threads >= 1, "threads", ">= 1", threads);
