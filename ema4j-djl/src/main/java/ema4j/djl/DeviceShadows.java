@@ -271,10 +271,10 @@ final class DeviceShadows implements ShadowStore {
         NDArray e = shadows[index];
         DataType liveType = live(index).getDataType();
         if (liveType == e.getDataType()) {
-            copyInto(engineBytes(e), target, liveType.getNumOfBytes());
+            ElementCopy.copy(engineBytes(e), target, liveType.getNumOfBytes());
         } else {
             try (NDArray rounded = copyAs(e, liveType)) {
-                copyInto(engineBytes(rounded), target, liveType.getNumOfBytes());
+                ElementCopy.copy(engineBytes(rounded), target, liveType.getNumOfBytes());
             }
         }
     }
@@ -291,7 +291,7 @@ final class DeviceShadows implements ShadowStore {
         long bytes = e.size() * e.getDataType().getNumOfBytes();
         requireArgument(target.remaining() >= bytes, "target of " + specs.get(index).name(), "at least " + bytes
                 + " bytes", target.remaining());
-        copyInto(engineBytes(e), target, e.getDataType().getNumOfBytes());
+        ElementCopy.copy(engineBytes(e), target, e.getDataType().getNumOfBytes());
     }
 
     @Override
@@ -331,24 +331,6 @@ final class DeviceShadows implements ShadowStore {
         return LiveTensors.liveArray(parameters.get(index));
     }
 
-    /**
-     * Copies {@code source}'s elements of {@code width} bytes into {@code target} from its position, each buffer read
-     * or written in its own byte order.
-     */
-    private static void copyInto(ByteBuffer source, ByteBuffer target, int width) {
-        ByteBuffer out = target.duplicate().order(target.order());
-        if (out.order() == source.order() || width == 1) {
-            out.put(source.duplicate());
-            return;
-        }
-        switch (width) {
-            case 2 -> out.asShortBuffer().put(source.asShortBuffer());
-            case 4 -> out.asIntBuffer().put(source.asIntBuffer());
-            case 8 -> out.asLongBuffer().put(source.asLongBuffer());
-            default -> throw new IllegalArgumentException("element width must be 1, 2, 4 or 8 bytes, was " + width);
-        }
-    }
-
     /** A host copy of {@code array}'s values, in native byte order as the engine holds them. */
     private static ByteBuffer engineBytes(NDArray array) {
         return array.toByteBuffer(false).order(ByteOrder.nativeOrder());
@@ -357,7 +339,7 @@ final class DeviceShadows implements ShadowStore {
     /** {@code values} as a direct buffer in native order, for the engine to read. */
     private static ByteBuffer nativeOrder(ByteBuffer values, int width) {
         ByteBuffer copy = ByteBuffer.allocateDirect(values.remaining()).order(ByteOrder.nativeOrder());
-        copyInto(values.slice().order(values.order()), copy, width);
+        ElementCopy.copy(values.slice().order(values.order()), copy, width);
         return copy;
     }
 

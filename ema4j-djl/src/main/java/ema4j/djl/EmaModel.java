@@ -331,17 +331,7 @@ public final class EmaModel implements AutoCloseable {
                     ByteBuffer live = t.parameter.getArray().toByteBuffer(false).order(ByteOrder.nativeOrder());
                     requireArgument(target.remaining() >= live.remaining(), "target of " + name,
                             "at least " + live.remaining() + " bytes", target.remaining());
-                    if (target.order() == live.order()) {
-                        target.duplicate().put(live);
-                    } else {
-                        java.nio.ByteBuffer swapped = target.duplicate();
-                        int width = t.parameter.getArray().getDataType().getNumOfBytes();
-                        for (int i = 0; i < live.remaining(); i += width) {
-                            for (int b = width - 1; b >= 0; b--) {
-                                swapped.put(live.get(i + b));
-                            }
-                        }
-                    }
+                    ElementCopy.copy(live, target, t.parameter.getArray().getDataType().getNumOfBytes());
                 }
                 return;
             }

@@ -153,6 +153,33 @@ class DeviceShadowsTest {
     }
 
     @Test
+    void emaWeightsAreReadInEitherByteOrderFromEitherPlace() throws Exception {
+        for (ShadowPlacement placement : new ShadowPlacement[] {ShadowPlacement.HOST, ShadowPlacement.MODEL_DEVICE}) {
+            try (SmallNet net = new SmallNet(87)) {
+                EmaModel ema = EmaModel.builder(Preset.SHORT.schedule()).shadowPlacement(placement)
+                        .track(net.model.getBlock());
+                train(net, ema, 1, false);
+                for (ParameterReport p : ema.parameters()) {
+                    int n = Math.toIntExact(net.model.getBlock().getParameters().get(p.name()).getArray().size());
+                    ByteBuffer little = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+                    ByteBuffer big = ByteBuffer.allocate(4 * n).order(ByteOrder.BIG_ENDIAN);
+                    ema.readEmaWeight(p.name(), little);
+                    ema.readEmaWeight(p.name(), big);
+                    for (int i = 0; i < n; i++) {
+                        assertThat(big.getFloat(4 * i)).isEqualTo(little.getFloat(4 * i));
+                    }
+                    if (p.rule() == ema4j.core.policy.ParameterRule.COPY) {
+                        float[] live = net.values(p.name());
+                        for (int i = 0; i < n; i++) {
+                            assertThat(big.getFloat(4 * i)).isEqualTo(live[i]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void statusAndDriftMatchTheHostPath() throws Exception {
         try (SmallNet net = new SmallNet(71)) {
             Block block = net.model.getBlock();
