@@ -5,6 +5,8 @@ import static ema4j.core.Preconditions.requireState;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -164,31 +166,25 @@ final class DeviceShadows implements ShadowStore {
 
     /**
      * The first tensor with a NaN or infinite weight, or -1: a sum per tensor, which is NaN or infinite when a weight
-     * is, and one read of their total, so one wait for the device per update. A sum of finite weights that overflows
-     * sends the update down the exact search, which then finds nothing.
+     * is, stacked and summed once more, and one read of that total, so one wait for the device per update. A sum of
+     * finite weights that overflows sends the update down the exact search, which then finds nothing.
      */
     private int firstNonFiniteTensor() {
-        NDArray total = null;
-        try {
+        try (NDList sums = new NDList(shadows.length)) {
             for (int i = 0; i < shadows.length; i++) {
-                try (NDArray sum = live(i).sum()) {
-                    if (total == null) {
-                        total = copyAs(sum, DataType.FLOAT64);
-                    } else if (sum.getDevice().equals(total.getDevice())) {
-                        total.addi(sum);
-                    } else {
-                        try (NDArray moved = sum.toDevice(total.getDevice(), true)) {
-                            total.addi(moved);
-                        }
-                    }
+                NDArray sum = live(i).sum();
+                if (i > 0 && !sum.getDevice().equals(sums.get(0).getDevice())) {
+                    NDArray moved = sum.toDevice(sums.get(0).getDevice(), true);
+                    sum.close();
+                    sum = moved;
                 }
+                sums.add(sum);
             }
-            if (Double.isFinite(total.getDouble())) {
-                return -1;
-            }
-        } finally {
-            if (total != null) {
-                total.close();
+            // stacking promotes the sums of 16-bit weights to the widest type among them
+            try (NDArray stacked = NDArrays.stack(sums); NDArray total = stacked.sum()) {
+                if (Double.isFinite(total.toArray()[0].doubleValue())) {
+                    return -1;
+                }
             }
         }
         for (int i = 0; i < shadows.length; i++) {
