@@ -121,16 +121,17 @@ final class DeviceShadows implements ShadowStore {
         if (bad >= 0) {
             return clock.refused(specs.get(bad).name(), firstNonFiniteElement(live(bad)), decay, steps);
         }
+        if (EmaClock.copies(decay)) {
+            for (int i = 0; i < shadows.length; i++) {
+                setValues(shadows[i], live(i));
+            }
+            return clock.applied(decay, steps);
+        }
         try (NDArray weight32 = scalars.create((float) (1.0 - decay)); NDArray weight64 = scalars.create(1.0 - decay)) {
             for (int i = 0; i < shadows.length; i++) {
                 NDArray e = shadows[i];
-                NDArray w = live(i);
-                if (EmaClock.copies(decay)) {
-                    setValues(e, w);
-                } else {
-                    try (NDArray step = difference(w, e)) {
-                        e.addi(step.muli(e.getDataType() == DataType.FLOAT64 ? weight64 : weight32));
-                    }
+                try (NDArray step = difference(live(i), e)) {
+                    e.addi(step.muli(e.getDataType() == DataType.FLOAT64 ? weight64 : weight32));
                 }
             }
         }
