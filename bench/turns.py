@@ -89,7 +89,7 @@ def spread(values):
 
 def measure(args, name, threads, log_dir, raw):
     commands = [("C", [args.c, "serve", name, str(threads)]),
-                ("Java", [args.java, "--add-modules", "jdk.incubator.vector", "-Xmx3g", "-Dai.djl.offline=true",
+                ("Java", [args.java, "--add-modules", "jdk.incubator.vector", "-Xmx4g", "-Dai.djl.offline=true",
                           "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", *args.java_opts.split(), "-cp", args.jar,
                           "ema4j.bench.TurnPeer", name, str(threads)])]
     if args.torch != "none":

@@ -11,6 +11,7 @@ import ema4j.core.TensorSpec;
 import ema4j.core.schedule.DecaySchedule;
 import ema4j.djl.EmaModel;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -21,15 +22,19 @@ import java.util.SplittableRandom;
  * The Java updates that {@link TurnPeer} times, over one parameter set and thread count: {@code djl-ema4j}, the
  * update users run ({@code EmaModel.step()} on a DJL block whose parameters are PyTorch tensors of the set's shapes,
  * non-finite check on); {@code ema4j}, the same kernel through {@code EmaState.update} on Java direct buffers made
- * once ({@link NativeWeights}), which leaves out what fetching DJL's buffers costs for every update; and
+ * once ({@link NativeWeights}), which leaves out what fetching DJL's buffers costs for every update;
+ * {@code ema4j-on-tensors}, the same kernel through {@code EmaState.update} on buffers over {@code djl-ema4j}'s own
+ * tensors, fetched once (nothing writes those tensors here), so that it differs from {@code djl-ema4j} only by the
+ * per-update fetch and {@code EmaModel}'s bookkeeping, and from {@code ema4j} only by whose memory it reads; and
  * {@code java-baseline}, {@link FloatArrayBaseline} over {@code float[]} arrays of the same shapes and threads.
  */
 final class TimedUpdates implements AutoCloseable {
     static final String EMA = "djl-ema4j";
     static final String KERNEL = "ema4j";
+    static final String KERNEL_ON_TENSORS = "ema4j-on-tensors";
     static final String BASELINE = "java-baseline";
     /** The updates' names, in the order {@link TurnPeer} warms them up. */
-    static final List<String> NAMES = List.of(EMA, KERNEL, BASELINE);
+    static final List<String> NAMES = List.of(EMA, KERNEL, KERNEL_ON_TENSORS, BASELINE);
     private static final float DECAY = 0.999f;
 
     private final NDManager manager;
@@ -64,8 +69,13 @@ final class TimedUpdates implements AutoCloseable {
         ByteBuffer[] buffers = NativeWeights.random(tensors, new SplittableRandom(42));
         LiveWeights direct = i -> buffers[i];
         EmaState kernel = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, direct, threads);
+        ByteBuffer[] tensorBuffers = live.stream().map(a -> a.toByteBuffer(true).order(ByteOrder.nativeOrder()))
+                .toArray(ByteBuffer[]::new);
+        LiveWeights fetchedOnce = i -> tensorBuffers[i];
+        EmaState onTensors = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, fetchedOnce,
+                threads);
         updates = Map.of(EMA, ema::step, KERNEL, () -> kernel.update(direct),
-                BASELINE, () -> baseline.update(1 - DECAY));
+                KERNEL_ON_TENSORS, () -> onTensors.update(fetchedOnce), BASELINE, () -> baseline.update(1 - DECAY));
     }
 
     /** The update of that name, one of {@link #NAMES}. */
