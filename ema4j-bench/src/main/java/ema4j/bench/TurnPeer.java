@@ -12,9 +12,9 @@ import java.util.Locale;
  * turns seconds apart compare like with like on a shared machine whose speed drifts over minutes.
  *
  * <p>Sets up {@link TimedUpdates} for one parameter set and thread count, warms its updates, prints
- * {@code ready djl-ema4j ema4j ema4j-on-tensors java-baseline} and then answers each line {@code UPDATE N} of standard input with the
- * fastest of {@code N} runs of that update in milliseconds; ends at {@code quit} or the end of input. Errors go to
- * standard error and end the process with status 1.
+ * {@code ready} followed by {@link TimedUpdates#NAMES}, and then answers each line {@code UPDATE N} of standard input
+ * with the fastest of {@code N} runs of that update in milliseconds; ends at {@code quit} or the end of input. Errors
+ * go to standard error and end the process with status 1.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -Xmx4g -cp ema4j-bench/target/benchmarks.jar
  * ema4j.bench.TurnPeer SET THREADS}.
