@@ -57,13 +57,24 @@ final class FloatShadow implements Shadow {
     }
 
     /**
-     * The float32 kernel: the Vector API's hot loop ({@link VectorKernels#pairs}) where it runs, the scalar kernel
-     * for the rest, the same bits either way. The vector loop reads the weights from 64-byte boundaries, after a
+     * The float32 kernel: the compiled loop ({@link NativeKernel}) where it is loaded and the weights are a direct
+     * buffer in native byte order, else {@link #averageVector}; the same bits either way.
+     */
+    static int averageFloat32(float[] e, ByteBuffer live, float a, int from, int to) {
+        if (NativeKernel.AVAILABLE && live.isDirect() && live.order() == ByteOrder.nativeOrder()) {
+            return NativeKernel.average(e, live, a, from, to);
+        }
+        return averageVector(e, live, a, from, to);
+    }
+
+    /**
+     * The float32 kernel in Java: the Vector API's hot loop ({@link VectorKernels#pairs}) where it runs, the scalar
+     * kernel for the rest, the same bits either way. The vector loop reads the weights from 64-byte boundaries, after a
      * scalar head when a tensor does not start on one (PyTorch's tensors do), since a vector that straddles two
      * cache lines costs two loads. A pair of vectors that fails the loop's check goes to the scalar kernel, which
      * stops at the non-finite weight or, when {@code w - e} only overflowed, averages the pair as usual.
      */
-    static int averageFloat32(float[] e, ByteBuffer live, float a, int from, int to) {
+    static int averageVector(float[] e, ByteBuffer live, float a, int from, int to) {
         FloatBuffer w = live.asFloatBuffer();
         if (!VectorKernels.AVAILABLE || live.order() != ByteOrder.nativeOrder()) {
             return averageScalar(e, w, a, from, to);

@@ -35,7 +35,14 @@ final class VectorKernels {
 
     /** Holds the species in a class of its own, so that nothing of the Vector API loads unless it is used. */
     private static final class Loop {
-        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+        /**
+         * The CPU's widest vectors, but no wider than 256 bits unless {@code -Dema4j.vectorBits=512}: a memory-bound
+         * loop gains nothing from wider vectors, and on the AMD EPYC the benchmarks ran on 512-bit ones were slower
+         * (docs/PERFORMANCE.md).
+         */
+        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED.vectorBitSize()
+                <= Integer.getInteger("ema4j.vectorBits", 256)
+                ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_256;
         /** A constant, so that the loads compile to plain moves. */
         private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 

@@ -14,7 +14,10 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 
-/** The fast paths (Vector API kernel, several threads) against the reference scalar kernel on one thread. */
+/**
+ * The fast paths (Vector API kernel, several threads) against the reference scalar kernel on one thread;
+ * {@link NativeKernelTest} does the same for the compiled kernel.
+ */
 class ParallelUpdateTest {
 
     private static ByteBuffer direct(float[] values) {
@@ -22,7 +25,7 @@ class ParallelUpdateTest {
     }
 
     /** The values in a direct buffer whose first byte lies {@code shift} bytes past a 64-byte boundary. */
-    private static ByteBuffer direct(float[] values, int shift, ByteOrder order) {
+    static ByteBuffer direct(float[] values, int shift, ByteOrder order) {
         ByteBuffer whole = ByteBuffer.allocateDirect(4 * values.length + 128);
         int start = whole.alignmentOffset(0, 64) == 0 ? 0 : 64 - whole.alignmentOffset(0, 64);
         ByteBuffer b = whole.position(start + shift).limit(start + shift + 4 * values.length).slice().order(order);
@@ -57,7 +60,7 @@ class ParallelUpdateTest {
         int expected = FloatShadow.averageScalar(reference, FloatBuffer.wrap(w), a, from, size);
         // any alignment (the kernel reads aligned vectors after a scalar head; none when not a multiple of 4), either
         // byte order
-        int actual = FloatShadow.averageFloat32(e, direct(w, shift, bigEndian ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN),
+        int actual = FloatShadow.averageVector(e, direct(w, shift, bigEndian ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN),
                 a, from, size);
         assertThat(actual).isEqualTo(expected);
         assertThat(e).containsExactly(reference);

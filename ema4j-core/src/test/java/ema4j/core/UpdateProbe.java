@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
 
 /**
  * A fixed EMA computation whose result any JVM can print: {@link NewerJdkTest} runs it on another JDK and compares
- * with this one. Prints the kernel in use and a hash of every shadow bit.
+ * with this one. Prints the kernels available and a hash of every shadow bit.
  */
 final class UpdateProbe {
     private UpdateProbe() {}
@@ -55,7 +55,7 @@ final class UpdateProbe {
             ema.writeShadow(i, out);
             hash = 31 * hash + Arrays.hashCode(out.array());
         }
-        return "vector kernel " + VectorKernels.AVAILABLE + ", updates " + ema.updates() + ", skipped "
+        return "native kernel " + NativeKernel.AVAILABLE + ", vector kernel " + VectorKernels.AVAILABLE + ", updates " + ema.updates() + ", skipped "
                 + ema.skippedUpdates() + ", shadow hash " + Long.toHexString(hash);
     }
 
