@@ -12,9 +12,13 @@ Columns: GB/s counts 12 bytes per float32 parameter; "vs baseline" is the round'
 c-tensors and java-baseline divided by the variant's time (>= 0.85 is the target for djl-ema4j); "vs PyTorch" is the
 variant's time divided by the round's fastest torch-* variant (<= 0.8 is the target).
 
+--kernel-peer LABEL=OPTIONS (repeatable) starts one more Java peer with those JVM options, whose djl-ema4j takes its
+turns as djl-ema4j@LABEL: kernels that a JVM chooses once (-Dema4j.native=false, -Dema4j.vectorBits=512) compared in
+the same rounds.
+
 Usage: python3 bench/turns.py --jar ema4j-bench/target/benchmarks.jar --c ema4j-bench/target/ema_update
-           [--java java] [--java-opts OPTIONS] [--torch /usr/bin/python3 | --torch none] [--sets resnet50,100m] [--threads 1,2]
-           [--rounds 15] [--turn 5] [--raw FILE] [--logs DIR]
+           [--java java] [--java-opts OPTIONS] [--kernel-peer LABEL=OPTIONS]... [--torch /usr/bin/python3 | --torch none]
+           [--sets resnet50,100m] [--threads 1,2] [--rounds 15] [--turn 5] [--raw FILE] [--logs DIR]
 """
 import argparse
 import os
@@ -35,7 +39,7 @@ class Peer:
     Its standard error goes to a log file, so that a chatty peer never blocks on a full pipe. Keeping the fastest
     of N updates leaves out a first update slowed by a neighbour whose threads are still spinning down."""
 
-    def __init__(self, name, command, log_path):
+    def __init__(self, name, command, log_path, only=None, label=""):
         # OpenMP threads (the C kernel's, PyTorch's) must stay awake between the parallel regions of one update
         # (PyTorch runs one per tensor operation; with OMP_WAIT_POLICY=PASSIVE it loses a quarter of its speed),
         # yet stop spinning soon after their turn, not steal the next peer's cores for GOMP's default 300,000 spins
@@ -48,7 +52,11 @@ class Peer:
         ready = self._read().split()
         if not ready or ready[0] != "ready":
             self.fail(f"expected 'ready VARIANT...', got {' '.join(ready)!r}")
-        self.variants = ready[1:]
+        # a peer that stands for another kernel takes only the turns of `only`, named VARIANT@label
+        self.suffix = f"@{label}" if label else ""
+        self.variants = [v + self.suffix for v in ready[1:] if only is None or v == only]
+        if not self.variants:
+            self.fail(f"offers none of {only!r}")
 
     def _read(self):
         line = self.process.stdout.readline()
@@ -67,6 +75,7 @@ class Peer:
         sys.exit(f"turns: the {self.name} peer {why} ({ended}); its log {self.log_path} ends:\n{tail}")
 
     def turn(self, variant, updates):
+        variant = variant[:len(variant) - len(self.suffix)]
         self.process.stdin.write(f"{variant} {updates}\n")
         self.process.stdin.flush()
         answer = self._read()
@@ -88,15 +97,19 @@ def spread(values):
 
 
 def measure(args, name, threads, log_dir, raw):
-    commands = [("C", [args.c, "serve", name, str(threads)]),
-                ("Java", [args.java, "--add-modules", "jdk.incubator.vector", "-Xmx4g", "-Dai.djl.offline=true",
-                          "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", *args.java_opts.split(), "-cp", args.jar,
-                          "ema4j.bench.TurnPeer", name, str(threads)])]
+    def java(options):
+        return [args.java, "--add-modules", "jdk.incubator.vector", "-Xmx4g", "-Dai.djl.offline=true",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", *options.split(), "-cp", args.jar,
+                "ema4j.bench.TurnPeer", name, str(threads)]
+
+    commands = [("C", [args.c, "serve", name, str(threads)], None, ""), ("Java", java(args.java_opts), None, "")]
+    for label, options in args.kernel_peer:
+        commands.append((f"Java@{label}", java(f"{args.java_opts} {options}"), OURS, label))
     if args.torch != "none":
         commands.append(("PyTorch", [args.torch, os.path.join(os.path.dirname(__file__), "torch_peer.py"),
-                                     "--serve", name, str(threads)]))
-    peers = [Peer(peer, command, os.path.join(log_dir, f"turns-{peer.lower()}-{name}-{threads}.log"))
-             for peer, command in commands]
+                                     "--serve", name, str(threads)], None, ""))
+    peers = [Peer(peer, command, os.path.join(log_dir, f"turns-{peer.lower()}-{name}-{threads}.log"), only, label)
+             for peer, command, only, label in commands]
     try:
         turns = [(peer, variant) for peer in peers for variant in peer.variants]
         order = random.Random(f"{name}/{threads}")
@@ -132,12 +145,22 @@ def rows(name, threads, times):
     return out
 
 
+def kernel_peer(value):
+    label, _, options = value.partition("=")
+    if not label.isidentifier() or not options.strip():
+        raise argparse.ArgumentTypeError(f"must be LABEL=OPTIONS with a word for LABEL and options after '=', "
+                                         f"was {value!r}")
+    return label, options
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jar", required=True, help="ema4j-bench's benchmarks.jar")
     parser.add_argument("--c", required=True, help="bench/c/ema_update.c, built")
     parser.add_argument("--java", default="java")
     parser.add_argument("--java-opts", default="", help="more options for the Java peer, e.g. -Dema4j.vector=false")
+    parser.add_argument("--kernel-peer", type=kernel_peer, action="append", default=[], metavar="LABEL=OPTIONS",
+                        help="one more Java peer with these JVM options; its djl-ema4j is named djl-ema4j@LABEL")
     parser.add_argument("--torch", default="/usr/bin/python3", help="a python3 with torch, or none")
     parser.add_argument("--sets", default="resnet50,100m")
     parser.add_argument("--threads", default="1,2")

@@ -1,5 +1,6 @@
 package ema4j.bench;
 
+import ema4j.core.EmaState;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -38,6 +39,7 @@ public final class TurnPeer {
             for (String name : TimedUpdates.NAMES) {
                 fastest(updates.update(name), WARM_UP);
             }
+            System.err.println("TurnPeer: " + EmaState.kernel());
             out.println("ready " + String.join(" ", TimedUpdates.NAMES));
             for (String line = in.readLine(); line != null && !line.equals("quit"); line = in.readLine()) {
                 String[] parts = line.trim().split(" ");

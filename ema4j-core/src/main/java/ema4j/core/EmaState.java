@@ -493,6 +493,20 @@ public final class EmaState {
         return clock.horizon();
     }
 
+    /**
+     * Which float32 kernel this JVM runs, in one line for logs and benchmark reports: the compiled one, the Vector
+     * API's with its vector width, or the scalar one, with the reason each faster one is not used. All give the
+     * same bits.
+     */
+    public static String kernel() {
+        if (NativeKernel.AVAILABLE) {
+            return "compiled kernel (" + NativeKernel.status() + ")";
+        }
+        String why = "; compiled kernel: " + NativeKernel.status();
+        return VectorKernels.AVAILABLE ? "Vector API kernel, " + 16 * VectorKernels.pairLength() + "-bit vectors" + why
+                : "scalar kernel (no Vector API: run the JVM with --add-modules jdk.incubator.vector)" + why;
+    }
+
     /** Bytes held in shadows. */
     public long shadowBytes() {
         long total = 0;

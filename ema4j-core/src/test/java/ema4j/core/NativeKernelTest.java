@@ -109,4 +109,10 @@ class NativeKernelTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("live must be a direct buffer in native byte order, was");
     }
+
+    @Test
+    void theStateNamesTheKernelItRuns() {
+        requireKernel();
+        assertThat(EmaState.kernel()).startsWith("compiled kernel (loaded ema4j/core/native/");
+    }
 }
