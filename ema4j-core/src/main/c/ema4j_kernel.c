@@ -9,9 +9,8 @@
  * boundary.
  *
  * On x86-64 the loop is compiled twice, for AVX2 with FMA (x86-64-v3) and for plain x86-64, and the loader takes the
- * one the CPU runs. Not for AVX-512: a memory-bound loop gains nothing from 512-bit vectors, and on the AMD EPYC the
- * benchmarks ran on they were slower (docs/PERFORMANCE.md). Built with -ffp-contract=off, so only the explicit
- * fmaf fuses.
+ * one the CPU runs. Not for AVX-512: a memory-bound loop gains nothing from 512-bit vectors. Built with
+ * -ffp-contract=off, so only the explicit fmaf fuses.
  */
 #include <jni.h>
 #include <math.h>

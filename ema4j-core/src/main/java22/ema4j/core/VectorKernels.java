@@ -37,8 +37,8 @@ final class VectorKernels {
     private static final class Loop {
         /**
          * The CPU's widest vectors, but no wider than 256 bits unless {@code -Dema4j.vectorBits=512}: a memory-bound
-         * loop gains nothing from wider vectors, and on the AMD EPYC the benchmarks ran on 512-bit ones were slower
-         * (docs/PERFORMANCE.md).
+         * loop gains nothing from wider vectors (docs/PERFORMANCE.md), and a 512-bit store to a shadow whose data is
+         * not 64-byte aligned, as a {@code float[]}'s need not be, always spans two cache lines.
          */
         private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED.vectorBitSize()
                 <= Integer.getInteger("ema4j.vectorBits", 256)
