@@ -27,16 +27,19 @@ final class NativeKernel {
     /** Weights per native call: the JVM may hold off its garbage collector for the length of one. */
     private static final int CHUNK = 1 << 20;
     private static final String LIBRARY = "libema4j_kernel.so";
-    private static final String STATUS = load();
+    private static final Loading LOADING = load();
 
     /** Whether the compiled kernel is loaded and turned on. */
-    static final boolean AVAILABLE = STATUS.startsWith("loaded");
+    static final boolean AVAILABLE = LOADING.loaded();
 
     private NativeKernel() {}
 
+    /** What became of the library: loaded, and one line for a person saying which, or why there is none. */
+    private record Loading(boolean loaded, String status) {}
+
     /** One line for a person: the library loaded, or why there is none. */
     static String status() {
-        return STATUS;
+        return LOADING.status();
     }
 
     /** This platform's resource folder, such as {@code ema4j/core/native/linux-x86_64}. */
@@ -46,14 +49,14 @@ final class NativeKernel {
         return "ema4j/core/native/" + os + "-" + (arch.equals("amd64") ? "x86_64" : arch);
     }
 
-    private static String load() {
+    private static Loading load() {
         if ("false".equals(System.getProperty("ema4j.native"))) {
-            return "turned off by -Dema4j.native=false";
+            return new Loading(false, "turned off by -Dema4j.native=false");
         }
         String resource = platformFolder() + "/" + LIBRARY;
         try (InputStream in = NativeKernel.class.getClassLoader().getResourceAsStream(resource)) {
             if (in == null) {
-                return "none in this jar for this platform (" + resource + ")";
+                return new Loading(false, "none in this jar for this platform (" + resource + ")");
             }
             Path file = Files.createTempFile("ema4j_kernel", ".so");
             try {
@@ -62,9 +65,9 @@ final class NativeKernel {
             } finally {
                 Files.deleteIfExists(file);
             }
-            return "loaded " + resource;
+            return new Loading(true, "loaded " + resource);
         } catch (IOException | LinkageError | SecurityException e) {
-            return resource + " did not load: " + e;
+            return new Loading(false, resource + " did not load: " + e);
         }
     }
 
