@@ -10,7 +10,8 @@
  *
  * On x86-64 the loop is compiled twice, for AVX2 with FMA (x86-64-v3) and for plain x86-64, and the loader takes the
  * one the CPU runs. Not for AVX-512: a memory-bound loop gains nothing from 512-bit vectors. Built with
- * -ffp-contract=off, so only the explicit fmaf fuses.
+ * -ffp-contract=off, so only the explicit fmaf fuses. -DEMA4J_SINGLE_TARGET compiles one version for the compiler's
+ * own target instead, for another platform or, in NativeKernelTest, for plain x86-64 alone.
  */
 #include <jni.h>
 #include <math.h>
@@ -19,7 +20,7 @@
 
 enum { BLOCK = 64, ALIGNMENT = 64 };
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(EMA4J_SINGLE_TARGET)
 __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
 static jint average(float *restrict e, const float *restrict w, float a, jint from, jint to) {

@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Locale;
@@ -20,8 +21,10 @@ import java.util.Objects;
  * (Linux x86-64 when the build found gcc). The first use copies it to a temporary file, loads it and deletes the
  * file. Where the jar has none for this platform, or it does not load, {@link #AVAILABLE} is false, {@link #status()}
  * says why, and the Vector API or scalar kernel runs: the same bits, a little slower. {@code -Dema4j.native=false}
- * turns it off. JDK 24 and later warn once about the loading unless the JVM runs with
- * {@code --enable-native-access=ALL-UNNAMED}, as for any JNI library.
+ * turns it off; {@code -Dema4j.nativeLibrary=/path/to/libema4j_kernel.so} loads a library built elsewhere from the
+ * same source (for another platform: {@code gcc -O3 -ffp-contract=off -fPIC -shared -DEMA4J_SINGLE_TARGET
+ * -I$JAVA_HOME/include -I$JAVA_HOME/include/<os> ...}). JDK 24 and later warn once about the loading unless the JVM
+ * runs with {@code --enable-native-access=ALL-UNNAMED}, as for any JNI library.
  */
 final class NativeKernel {
     /** Weights per native call: the JVM may hold off its garbage collector for the length of one. */
@@ -52,6 +55,15 @@ final class NativeKernel {
     private static Loading load() {
         if ("false".equals(System.getProperty("ema4j.native"))) {
             return new Loading(false, "turned off by -Dema4j.native=false");
+        }
+        String path = System.getProperty("ema4j.nativeLibrary");
+        if (path != null) {
+            try {
+                System.load(Path.of(path).toAbsolutePath().toString());
+                return new Loading(true, "loaded " + path + " (-Dema4j.nativeLibrary)");
+            } catch (LinkageError | SecurityException | InvalidPathException e) {
+                return new Loading(false, "-Dema4j.nativeLibrary=" + path + " did not load: " + e);
+            }
         }
         String resource = platformFolder() + "/" + LIBRARY;
         try (InputStream in = NativeKernel.class.getClassLoader().getResourceAsStream(resource)) {

@@ -6,12 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Random;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The compiled kernel against the reference scalar kernel, bit for bit. The build compiles it on Linux x86-64 with
@@ -114,5 +118,36 @@ class NativeKernelTest {
     void theStateNamesTheKernelItRuns() {
         requireKernel();
         assertThat(EmaState.kernel()).startsWith("compiled kernel (loaded ema4j/core/native/");
+    }
+
+    /** {@link UpdateProbe}'s line from a JVM of this JDK that loads {@code library} as the compiled kernel. */
+    private static String probeWith(Path library) throws Exception {
+        return NewerJdkTest.probe(Path.of(System.getProperty("java.home")), System.getProperty("java.class.path"),
+                "-Dema4j.nativeLibrary=" + library);
+    }
+
+    @Test
+    void aBuildForPlainX8664WithoutFmaGivesTheSameBits(@TempDir Path dir) throws Exception {
+        // the jar's library takes the AVX2 version on this CPU; this builds the plain x86-64 one alone (fmaf from
+        // libm) and runs UpdateProbe on it in another JVM, through -Dema4j.nativeLibrary
+        requireKernel();
+        Path gcc = Path.of("/usr/bin/gcc");
+        Assumptions.assumeTrue(Files.isExecutable(gcc) && NativeKernel.platformFolder().endsWith("linux-x86_64"),
+                "skipped: needs /usr/bin/gcc on Linux x86-64");
+        Path library = dir.resolve("libema4j_kernel.so");
+        String jdk = System.getProperty("java.home");
+        Process build = new ProcessBuilder(gcc.toString(), "-O3", "-ffp-contract=off", "-fPIC", "-shared",
+                "-DEMA4J_SINGLE_TARGET", "-march=x86-64", "-I" + jdk + "/include", "-I" + jdk + "/include/linux",
+                "-o", library.toString(), "src/main/c/ema4j_kernel.c").redirectErrorStream(true).start();
+        String built = new String(build.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(build.waitFor()).as(built).isZero();
+        assertThat(probeWith(library)).isEqualTo(UpdateProbe.run());
+    }
+
+    @Test
+    void aLibraryThatDoesNotLoadLeavesTheJavaKernelsWithTheReason(@TempDir Path dir) throws Exception {
+        Path notALibrary = Files.writeString(dir.resolve("libema4j_kernel.so"), "not a shared object");
+        assertThat(probeWith(notALibrary)).isEqualTo(UpdateProbe.run()
+                .replaceFirst("native kernel \\w+, vector kernel \\w+", "native kernel false, vector kernel true"));
     }
 }

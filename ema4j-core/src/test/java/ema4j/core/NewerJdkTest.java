@@ -47,8 +47,8 @@ class NewerJdkTest {
         return Integer.parseInt(version);
     }
 
-    /** The probe's line from a JVM of {@code jdk}. */
-    private static String probe(Path jdk, String classPath, String option) throws Exception {
+    /** The probe's line from a JVM of {@code jdk} with one more JVM option. */
+    static String probe(Path jdk, String classPath, String option) throws Exception {
         Process process = new ProcessBuilder(List.of(jdk.resolve("bin/java").toString(), "--add-modules",
                 "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", option, "-cp", classPath,
                 UpdateProbe.class.getName())).redirectErrorStream(true).start();
