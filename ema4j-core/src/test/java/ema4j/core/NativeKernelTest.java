@@ -147,7 +147,8 @@ class NativeKernelTest {
     @Test
     void aLibraryThatDoesNotLoadLeavesTheJavaKernelsWithTheReason(@TempDir Path dir) throws Exception {
         Path notALibrary = Files.writeString(dir.resolve("libema4j_kernel.so"), "not a shared object");
-        assertThat(probeWith(notALibrary)).isEqualTo(UpdateProbe.run()
-                .replaceFirst("native kernel \\w+, vector kernel \\w+", "native kernel false, vector kernel true"));
+        String line = probeWith(notALibrary);
+        assertThat(line).startsWith("native kernel false, vector kernel true");
+        assertThat(UpdateProbe.bits(line)).isEqualTo(UpdateProbe.bits(UpdateProbe.run()));
     }
 }

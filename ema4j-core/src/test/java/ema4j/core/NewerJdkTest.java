@@ -58,11 +58,6 @@ class NewerJdkTest {
         return output.lines().filter(l -> l.startsWith("native kernel")).findFirst().orElse(output);
     }
 
-    /** The probe's line without the kernels it names. */
-    private static String bits(String probeLine) {
-        return probeLine.replaceFirst("native kernel \\w+, vector kernel \\w+", "");
-    }
-
     @Test
     void theUpdateGivesTheSameBitsOnANewerJdkWithTheVectorModule() throws Exception {
         Path jdk = newerJdk();
@@ -77,8 +72,8 @@ class NewerJdkTest {
         String java = probe(jdk, classPath, "-Dema4j.native=false");
         String compiled = probe(jdk, classPath, "-Dema4j.native=true");
         // same arithmetic, whichever kernel: only the kernels named differ
-        assertThat(bits(java)).isEqualTo(bits(here));
-        assertThat(bits(compiled)).isEqualTo(bits(here));
+        assertThat(UpdateProbe.bits(java)).isEqualTo(UpdateProbe.bits(here));
+        assertThat(UpdateProbe.bits(compiled)).isEqualTo(UpdateProbe.bits(here));
         // JDK 22+ with the versioned kernel built: the kernel on memory segments; otherwise the scalar kernel
         assertThat(java).as("JDK %d at %s, versioned kernel %s", feature, jdk, segmentKernel)
                 .startsWith("native kernel false, vector kernel " + segmentKernel);

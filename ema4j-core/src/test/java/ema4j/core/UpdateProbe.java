@@ -59,6 +59,11 @@ final class UpdateProbe {
                 + ema.skippedUpdates() + ", shadow hash " + Long.toHexString(hash);
     }
 
+    /** A line of {@link #run()} without the kernels it names: what every kernel must print alike. */
+    static String bits(String probeLine) {
+        return probeLine.replaceFirst("native kernel \\w+, vector kernel \\w+", "");
+    }
+
     public static void main(String[] args) {
         System.out.println(run());
     }
