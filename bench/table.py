@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Combines one run's rounds of JMH results and C/PyTorch lines into one markdown table (stdlib only).
 
-Inputs: --round DIR, once per round; each DIR holds jmh.json (JMH's -rf json output; may be missing), c.txt and
+Inputs: --round DIR, once per round; each DIR holds jmh.json (JMH's -rf json output, sample mode, whose median
+update is taken, or average mode, the median of its iterations; may be missing), c.txt and
 torch.txt (lines "variant set params threads median_ms" from bench/c/ema_update.c and bench/torch_peer.py; other
 lines are ignored). A round runs every variant once, so the ratios are taken within a round, where the machine's
 state was alike for all, and the table gives the median over rounds with the range in parentheses.
@@ -39,12 +40,18 @@ def jmh_rows(path):
     for r in results:
         klass = r["benchmark"].split(".")[-2]
         p = r.get("params", {})
-        unit = r["primaryMetric"]["scoreUnit"]
-        if unit != "ms/op":
-            sys.exit(f"expected ms/op from {r['benchmark']}, got {unit}")
-        iterations = [x for fork in r["primaryMetric"]["rawData"] for x in fork]
+        metric = r["primaryMetric"]
+        if metric["scoreUnit"] != "ms/op":
+            sys.exit(f"expected ms/op from {r['benchmark']}, got {metric['scoreUnit']}")
+        if r["mode"] == "sample":
+            # the median of every timed update, as the C and PyTorch lines give it
+            ms = metric["scorePercentiles"]["50.0"]
+        elif r["mode"] == "avgt":
+            ms = statistics.median(x for fork in metric["rawData"] for x in fork)
+        else:
+            sys.exit(f"expected JMH's sample or avgt mode from {r['benchmark']}, got {r['mode']}")
         name = JMH_NAMES.get((klass, p.get("variant")), f"{klass}:{p.get('variant')}")
-        rows.append((name, p["set"], PARAMS[p["set"]], int(p["threads"]), statistics.median(iterations)))
+        rows.append((name, p["set"], PARAMS[p["set"]], int(p["threads"]), ms))
     return rows
 
 

@@ -34,8 +34,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -jar ema4j-bench/target/benchmarks.jar
  * UpdateThroughputBenchmark -f 1 -wi 3 -i 5} (or all of them through {@code bench/run}).
+ *
+ * <p>Sample mode times every update; {@code bench/table.py} takes their median, the statistic of the C and PyTorch
+ * lines it compares them with (a mean would carry the odd slow update that those leave out).
  */
-@BenchmarkMode(Mode.AverageTime)
+@BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @State(Scope.Benchmark)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "-Xmx4g"})

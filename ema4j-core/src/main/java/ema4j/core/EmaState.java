@@ -20,6 +20,9 @@ import java.util.concurrent.Executors;
  * Not thread-safe: one training loop owns it.
  */
 public final class EmaState {
+    /** How long the calling thread spins for the pool's shares of an update before it parks. */
+    private static final long AWAIT_SPIN_NANOS = 200_000;
+
     private final EmaClock clock;
     private final List<TensorSpec> tensors;
     private final Shadow[] shadows;
@@ -230,7 +233,8 @@ public final class EmaState {
      * what is averaged and reverted then depends on the weights alone, not on the threads' timing, so the result is
      * the same bits every time. The buffers are fetched before anything is averaged, so a fetch that fails leaves
      * the EMA as it was: by this thread, or, when the live weights allow it ({@link LiveWeights#concurrentBuffers}),
-     * by every worker a share, since a framework's fetch of a tensor's memory can cost microseconds.
+     * by every worker a share, since a framework's fetch of a tensor's memory can cost microseconds. The pool's
+     * threads are started before the fetch, so that their wake-up overlaps it.
      *
      * @return -1, or the first non-finite element as {@code tensor << 32 | element}
      */
@@ -238,15 +242,14 @@ public final class EmaState {
         int workers = plan.size();
         int[] stoppedAt = new int[workers];
         long[] found = new long[workers];
-        SharedFetch fetch = workers > 1 && live.concurrentBuffers() ? new SharedFetch(workers) : null;
-        if (fetch == null) {
+        if (workers == 1) {
             for (int i = 0; i < shadows.length; i++) {
                 fetch(live, i);
             }
-        }
-        if (workers == 1) {
-            runWorker(0, decay, stoppedAt, found, live, fetch);
+            runWorker(0, decay, stoppedAt, found, live, null);
         } else {
+            // the pool's threads wake while the buffers are fetched, not after
+            SharedFetch fetch = new SharedFetch(live.concurrentBuffers() ? workers : 1);
             List<java.util.concurrent.Future<?>> running = new ArrayList<>(workers - 1);
             for (int w = 1; w < workers; w++) {
                 int worker = w;
@@ -254,17 +257,8 @@ public final class EmaState {
             }
             runWorker(0, decay, stoppedAt, found, live, fetch);
             for (java.util.concurrent.Future<?> f : running) {
-                try {
-                    f.get();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted during an EMA update", e);
-                } catch (java.util.concurrent.ExecutionException e) {
-                    throw new IllegalStateException("EMA update failed: " + e.getCause(), e.getCause());
-                }
+                awaitShare(f);
             }
-        }
-        if (fetch != null) {
             fetch.rethrowFailure();
         }
         long first = -1;
@@ -288,6 +282,26 @@ public final class EmaState {
             }
         }
         return first;
+    }
+
+    /**
+     * Waits for a pool thread's share of an update. The shares are of equal size and end at about the same time, so
+     * it spins a little first (up to {@link #AWAIT_SPIN_NANOS}): parking this thread would add a wake-up, tens of
+     * microseconds, to every update.
+     */
+    private static void awaitShare(java.util.concurrent.Future<?> share) {
+        long start = System.nanoTime();
+        while (!share.isDone() && System.nanoTime() - start < AWAIT_SPIN_NANOS) {
+            Thread.onSpinWait();
+        }
+        try {
+            share.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted during an EMA update", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("EMA update failed: " + e.getCause(), e.getCause());
+        }
     }
 
     /** Fetches and checks the live buffer of tensor {@code i}. */
@@ -316,36 +330,40 @@ public final class EmaState {
     }
 
     /**
-     * The workers' fetch of the buffers, each a share, and the wait for all of them before any averages: nothing is
-     * averaged unless every fetch succeeded, and the failure of the lowest tensor is thrown, as one thread fetching
-     * them in order would throw it. The wait spins (the shares take about as long), and yields the core after a
-     * while.
+     * The fetch of the buffers, by the calling thread alone or by every worker a share, and the workers' wait for it
+     * before any averages: nothing is averaged unless every fetch succeeded, and the failure of the lowest tensor is
+     * thrown, as one thread fetching them in order would throw it. The wait spins (a fetch takes about as long as the
+     * pool's wake-up), and yields the core after a while.
      */
     private static final class SharedFetch {
-        private final int workers;
+        private final int fetchers;
         private final java.util.concurrent.atomic.AtomicInteger fetching;
         private int failedTensor = -1;
         private Throwable failure;
 
-        SharedFetch(int workers) {
-            this.workers = workers;
-            this.fetching = new java.util.concurrent.atomic.AtomicInteger(workers);
+        /** @param fetchers the workers that fetch, 0 to {@code fetchers - 1}; 1 when only the calling thread may */
+        SharedFetch(int fetchers) {
+            this.fetchers = fetchers;
+            this.fetching = new java.util.concurrent.atomic.AtomicInteger(fetchers);
         }
 
         /**
-         * Fetches tensors {@code worker}, {@code worker + workers}, ... below {@code tensors} (up to the first that
-         * fails), then waits until every worker's share is done; true when all succeeded.
+         * Fetches tensors {@code worker}, {@code worker + fetchers}, ... below {@code tensors} (up to the first that
+         * fails) when this worker is a fetcher, then waits until every fetcher's share is done; true when all
+         * succeeded.
          */
         boolean fetchThenAwaitAll(int worker, int tensors, java.util.function.IntConsumer fetchOne) {
-            int i = worker;
-            try {
-                for (; i < tensors; i += workers) {
-                    fetchOne.accept(i);
+            if (worker < fetchers) {
+                int i = worker;
+                try {
+                    for (; i < tensors; i += fetchers) {
+                        fetchOne.accept(i);
+                    }
+                } catch (Throwable t) {
+                    fail(i, t);
+                } finally {
+                    fetching.decrementAndGet();
                 }
-            } catch (Throwable t) {
-                fail(i, t);
-            } finally {
-                fetching.decrementAndGet();
             }
             for (int spins = 0; fetching.get() > 0; spins++) {
                 if (spins < 10_000) {
@@ -519,8 +537,11 @@ public final class EmaState {
     private static ByteBuffer checked(LiveWeights live, int index, TensorSpec spec) {
         ByteBuffer buffer = live.buffer(index);
         long expected = (long) spec.elementCount() * spec.format().bytesPerElement();
-        requireArgument(buffer != null && buffer.remaining() >= expected, "live buffer of " + spec.name(),
-                expected + " bytes", buffer == null ? "null" : buffer.remaining() + " bytes");
+        // the message is built only on failure: this runs for every tensor of every update
+        if (buffer == null || buffer.remaining() < expected) {
+            requireArgument(false, "live buffer of " + spec.name(), expected + " bytes",
+                    buffer == null ? "null" : buffer.remaining() + " bytes");
+        }
         ByteBuffer view = buffer.slice();
         return view.order(buffer.order());
     }

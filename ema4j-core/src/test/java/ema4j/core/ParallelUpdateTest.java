@@ -214,15 +214,21 @@ class ParallelUpdateTest {
         assertThat(serial).containsExactly(Thread.currentThread());
     }
 
-    @org.junit.jupiter.api.Test
-    void aFetchThatFailsOnAnyThreadLeavesTheEmaAsItWasAndReportsTheLowestTensor() {
-        List<TensorSpec> specs = specs(9, 20_000);
+    /** Direct buffers for the float32 tensors, every value of tensor i equal to i. */
+    private static List<ByteBuffer> filledWithTheirIndex(List<TensorSpec> specs) {
         List<ByteBuffer> live = new ArrayList<>();
         for (int i = 0; i < specs.size(); i++) {
-            float[] values = new float[20_000];
+            float[] values = new float[specs.get(i).elementCount()];
             java.util.Arrays.fill(values, i);
             live.add(direct(values));
         }
+        return live;
+    }
+
+    @org.junit.jupiter.api.Test
+    void aFetchThatFailsOnAnyThreadLeavesTheEmaAsItWasAndReportsTheLowestTensor() {
+        List<TensorSpec> specs = specs(9, 20_000);
+        List<ByteBuffer> live = filledWithTheirIndex(specs);
         EmaState ema = EmaState.start(DecaySchedule.constant(0.5), specs, NonFinitePolicy.FAIL, live::get, 3);
         List<double[]> before = new ArrayList<>();
         for (int i = 0; i < specs.size(); i++) {
@@ -244,5 +250,37 @@ class ParallelUpdateTest {
         assertThat(ema.update(fetchedConcurrently(live, java.util.concurrent.ConcurrentHashMap.newKeySet()))
                 .applied()).isTrue();
         assertThat(ema.shadowValues(0)[0]).isEqualTo(50.0);
+    }
+
+    @org.junit.jupiter.api.Test
+    void aSerialFetchThatFailsLeavesTheEmaAsItWasThoughThePoolThreadsHadStarted() {
+        List<TensorSpec> specs = specs(9, 20_000);
+        List<ByteBuffer> live = filledWithTheirIndex(specs);
+        EmaState ema = EmaState.start(DecaySchedule.constant(0.5), specs, NonFinitePolicy.FAIL, live::get, 3);
+        for (ByteBuffer b : live) {
+            b.asFloatBuffer().put(0, 100f);  // an update would move every shadow
+        }
+        List<double[]> before = new ArrayList<>();
+        for (int i = 0; i < specs.size(); i++) {
+            before.add(ema.shadowValues(i));
+        }
+        // the pool threads wait for the calling thread's fetch; the last tensor's fails after they were started
+        IllegalStateException closed = new IllegalStateException("tensor p8 was closed");
+        java.util.Set<Thread> fetchedBy = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        LiveWeights failing = i -> {
+            fetchedBy.add(Thread.currentThread());
+            if (i == 8) {
+                throw closed;
+            }
+            return live.get(i);
+        };
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ema.update(failing)).isSameAs(closed);
+        assertThat(fetchedBy).containsExactly(Thread.currentThread());
+        assertThat(ema.updates()).isZero();
+        for (int i = 0; i < specs.size(); i++) {
+            assertThat(ema.shadowValues(i)).containsExactly(before.get(i));
+        }
+        assertThat(ema.update(live::get).applied()).isTrue();
+        assertThat(ema.shadowValues(8)[0]).isEqualTo(54.0);
     }
 }
