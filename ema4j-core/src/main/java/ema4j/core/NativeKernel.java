@@ -94,8 +94,10 @@ final class NativeKernel {
         Preconditions.requireArgument(live.isDirect() && live.order() == ByteOrder.nativeOrder(),
                 "live", "a direct buffer in native byte order", live);
         Objects.checkFromToIndex(from, to, Math.min(e.length, live.remaining() / Float.BYTES));
-        for (int start = from; start < to; start += CHUNK) {
-            int bad = average0(e, live, live.position(), a, start, Math.min(to, start + CHUNK));
+        // end never passes to, so no index overflows even for an array near Integer.MAX_VALUE floats
+        for (int start = from, end; start < to; start = end) {
+            end = to - start > CHUNK ? start + CHUNK : to;
+            int bad = average0(e, live, live.position(), a, start, end);
             if (bad == -2) {
                 throw new OutOfMemoryError("the JVM could not give the native kernel a shadow of " + e.length
                         + " floats");
