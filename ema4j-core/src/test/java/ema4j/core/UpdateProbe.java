@@ -55,8 +55,9 @@ final class UpdateProbe {
             ema.writeShadow(i, out);
             hash = 31 * hash + Arrays.hashCode(out.array());
         }
-        return "native kernel " + NativeKernel.AVAILABLE + ", vector kernel " + VectorKernels.AVAILABLE + ", updates " + ema.updates() + ", skipped "
-                + ema.skippedUpdates() + ", shadow hash " + Long.toHexString(hash);
+        return "native kernel " + NativeKernel.AVAILABLE + ", vector kernel " + VectorKernels.AVAILABLE
+                + ", updates " + ema.updates() + ", skipped " + ema.skippedUpdates() + ", shadow hash "
+                + Long.toHexString(hash);
     }
 
     /** A line of {@link #run()} without the kernels it names: what every kernel must print alike. */
