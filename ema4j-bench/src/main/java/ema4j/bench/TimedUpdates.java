@@ -68,12 +68,12 @@ final class TimedUpdates implements AutoCloseable {
         baseline = new FloatArrayBaseline(baselineShadow, baselineLive, threads);
         ByteBuffer[] buffers = NativeWeights.random(tensors, new SplittableRandom(42));
         LiveWeights direct = i -> buffers[i];
-        EmaState kernel = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, direct, threads);
+        EmaState kernel = EmaState.builder(DecaySchedule.constant(DECAY)).threads(threads).start(tensors, direct);
         ByteBuffer[] tensorBuffers = live.stream().map(a -> a.toByteBuffer(true).order(ByteOrder.nativeOrder()))
                 .toArray(ByteBuffer[]::new);
         LiveWeights fetchedOnce = i -> tensorBuffers[i];
-        EmaState onTensors = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, fetchedOnce,
-                threads);
+        EmaState onTensors = EmaState.builder(DecaySchedule.constant(DECAY)).threads(threads)
+                .start(tensors, fetchedOnce);
         updates = Map.of(EMA, ema::step, KERNEL, () -> kernel.update(direct),
                 KERNEL_ON_TENSORS, () -> onTensors.update(fetchedOnce), BASELINE, () -> baseline.update(1 - DECAY));
     }

@@ -72,7 +72,7 @@ public class UpdateThroughputBenchmark {
             case "ema4j" -> {
                 ByteBuffer[] buffers = NativeWeights.random(tensors, random);
                 live = i -> buffers[i];
-                ema = EmaState.start(DecaySchedule.constant(DECAY), tensors, NonFinitePolicy.FAIL, live, threads);
+                ema = EmaState.builder(DecaySchedule.constant(DECAY)).threads(threads).start(tensors, live);
                 System.out.println("[ema4j-bench] jdk.incubator.vector present: "
                         + ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent());
             }

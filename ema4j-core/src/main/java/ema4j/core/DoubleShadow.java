@@ -13,25 +13,19 @@ final class DoubleShadow implements Shadow {
 
     @Override
     public void copyFrom(ByteBuffer live) {
-        live.asDoubleBuffer().get(0, values);
-    }
-
-    @Override
-    public int size() {
-        return values.length;
+        readExact(live);
     }
 
     @Override
     public int average(ByteBuffer live, double decay, int from, int to) {
         double a = 1.0 - decay;
         DoubleBuffer w = live.asDoubleBuffer();
-        double[] e = values;
         for (int i = from; i < to; i++) {
             double wi = w.get(i);
             if (!Double.isFinite(wi)) {
                 return i;
             }
-            e[i] = Math.fma(a, wi - e[i], e[i]);
+            values[i] = Math.fma(a, wi - values[i], values[i]);
         }
         return -1;
     }
@@ -41,22 +35,7 @@ final class DoubleShadow implements Shadow {
         double a = 1.0 - decay;
         DoubleBuffer w = live.asDoubleBuffer();
         for (int i = from; i < to; i++) {
-            double averaged = values[i];
-            double wi = w.get(i);
-            double guess = (averaged - a * wi) / (1.0 - a);
-            double best = guess;
-            double up = guess;
-            double down = guess;
-            for (int k = 0; k < 4 && Math.fma(a, wi - best, best) != averaged; k++) {
-                up = Math.nextUp(up);
-                down = Math.nextDown(down);
-                if (Math.fma(a, wi - up, up) == averaged) {
-                    best = up;
-                } else if (Math.fma(a, wi - down, down) == averaged) {
-                    best = down;
-                }
-            }
-            values[i] = best;
+            values[i] = Math.fma(-a, w.get(i), values[i]) / (1.0 - a);
         }
     }
 
@@ -83,12 +62,7 @@ final class DoubleShadow implements Shadow {
 
     @Override
     public void writeTo(ByteBuffer target) {
-        target.asDoubleBuffer().put(0, values);
-    }
-
-    @Override
-    public void readFrom(ByteBuffer source) {
-        copyFrom(source);
+        writeExact(target);
     }
 
     @Override
@@ -98,26 +72,21 @@ final class DoubleShadow implements Shadow {
 
     @Override
     public void writeExact(ByteBuffer target) {
-        writeTo(target);
+        target.asDoubleBuffer().put(0, values);
     }
 
     @Override
     public void readExact(ByteBuffer source) {
-        readFrom(source);
+        source.asDoubleBuffer().get(0, values);
     }
 
     @Override
     public void accumulateDrift(ByteBuffer live, double[] sums) {
         DoubleBuffer w = live.asDoubleBuffer();
-        double diff = 0;
-        double norm = 0;
         for (int i = 0; i < values.length; i++) {
-            double delta = values[i] - w.get(i);
-            diff += delta * delta;
-            norm += w.get(i) * w.get(i);
+            sums[0] += (values[i] - w.get(i)) * (values[i] - w.get(i));
+            sums[1] += w.get(i) * w.get(i);
         }
-        sums[0] += diff;
-        sums[1] += norm;
     }
 
     @Override

@@ -7,6 +7,19 @@ import java.nio.ShortBuffer;
 
 /** A float32 shadow over float32, float16 or bfloat16 live weights. */
 final class FloatShadow implements Shadow {
+    /** Which float32 kernel this JVM runs, and when it is the slow one, how to get the fast one. */
+    static final String KERNEL = VectorKernels.AVAILABLE
+            ? "Vector API kernel, " + 16 * VectorKernels.pairLength() + "-bit vectors"
+            : "scalar kernel: " + VectorKernels.UNAVAILABLE_BECAUSE;
+
+    static {
+        if (!VectorKernels.AVAILABLE) {
+            System.getLogger("ema4j").log(System.Logger.Level.WARNING, "ema4j: the EMA update of float32 weights"
+                    + " runs the " + KERNEL + "; it is several times slower than the Vector API kernel, with the same"
+                    + " bits.");
+        }
+    }
+
     private final float[] values;
     private final WeightFormat format;
     /** The live 16-bit values kept aside while the shadow is swapped in; null otherwise. */
@@ -15,10 +28,6 @@ final class FloatShadow implements Shadow {
     FloatShadow(int size, WeightFormat format) {
         this.values = new float[size];
         this.format = format;
-    }
-
-    float[] values() {
-        return values;
     }
 
     @Override
@@ -34,16 +43,10 @@ final class FloatShadow implements Shadow {
     }
 
     @Override
-    public int size() {
-        return values.length;
-    }
-
-    @Override
     public int average(ByteBuffer live, double decay, int from, int to) {
         float a = (float) (1.0 - decay);
-        float[] e = values;
         if (format == WeightFormat.FLOAT32) {
-            return averageFloat32(e, live, a, from, to);
+            return averageVector(values, live, a, from, to);
         }
         ShortBuffer w = live.asShortBuffer();
         for (int i = from; i < to; i++) {
@@ -51,28 +54,17 @@ final class FloatShadow implements Shadow {
             if (!Float.isFinite(wi)) {
                 return i;
             }
-            e[i] = Math.fma(a, wi - e[i], e[i]);
+            values[i] = Math.fma(a, wi - values[i], values[i]);
         }
         return -1;
     }
 
     /**
-     * The float32 kernel: the compiled loop ({@link NativeKernel}) where it is loaded and the weights are a direct
-     * buffer in native byte order, else {@link #averageVector}; the same bits either way.
-     */
-    static int averageFloat32(float[] e, ByteBuffer live, float a, int from, int to) {
-        if (NativeKernel.AVAILABLE && live.isDirect() && live.order() == ByteOrder.nativeOrder()) {
-            return NativeKernel.average(e, live, a, from, to);
-        }
-        return averageVector(e, live, a, from, to);
-    }
-
-    /**
-     * The float32 kernel in Java: the Vector API's hot loop ({@link VectorKernels#pairs}) where it runs, the scalar
-     * kernel for the rest, the same bits either way. The vector loop reads the weights from 64-byte boundaries, after a
-     * scalar head when a tensor does not start on one (PyTorch's tensors do), since a vector that straddles two
-     * cache lines costs two loads. A pair of vectors that fails the loop's check goes to the scalar kernel, which
-     * stops at the non-finite weight or, when {@code w - e} only overflowed, averages the pair as usual.
+     * The float32 kernel: the Vector API's loop ({@link VectorKernels#pairs}) where it runs, the scalar kernel for
+     * the rest, the same bits either way. The vector loop reads the weights from 64-byte boundaries, after a scalar
+     * head when a tensor does not start on one (PyTorch's tensors do), since a vector that straddles two cache lines
+     * costs two loads. A pair of vectors that fails the loop's check goes to the scalar kernel, which stops at the
+     * non-finite weight or, when only {@code w - e} overflowed, averages the pair as usual.
      */
     static int averageVector(float[] e, ByteBuffer live, float a, int from, int to) {
         FloatBuffer w = live.asFloatBuffer();
@@ -81,23 +73,17 @@ final class FloatShadow implements Shadow {
         }
         int head = live.isDirect() ? Math.min(to - from, headElements(live, from)) : 0;
         int bad = averageScalar(e, w, a, from, from + head);
-        if (bad >= 0) {
-            return bad;
-        }
         int step = VectorKernels.pairLength();
         int i = from + head;
         int pairEnd = i + (to - i) / step * step;
-        while (i < pairEnd) {
+        while (bad < 0 && i < pairEnd) {
             i = VectorKernels.pairs(e, live, a, i, pairEnd);
             if (i < pairEnd) {
                 bad = averageScalar(e, w, a, i, i + step);
-                if (bad >= 0) {
-                    return bad;
-                }
                 i += step;
             }
         }
-        return averageScalar(e, w, a, i, to);
+        return bad >= 0 ? bad : averageScalar(e, w, a, i, to);
     }
 
     /** Elements from {@code from} to the next weight at a 64-byte-aligned address (0 when unaligned by 4). */
@@ -107,8 +93,8 @@ final class FloatShadow implements Shadow {
     }
 
     /**
-     * The reference kernel for float32 live weights, which the Vector API kernel must match bit for bit: averages
-     * up to the first non-finite weight and returns its index, or -1.
+     * The reference kernel, which the Vector API kernel matches bit for bit: averages up to the first non-finite
+     * weight and returns its index, or -1.
      */
     static int averageScalar(float[] e, FloatBuffer w, float a, int from, int to) {
         for (int i = from; i < to; i++) {
@@ -124,55 +110,15 @@ final class FloatShadow implements Shadow {
     @Override
     public void undoAverage(ByteBuffer live, double decay, int from, int to) {
         float a = (float) (1.0 - decay);
-        FloatBuffer w32 = format == WeightFormat.FLOAT32 ? live.asFloatBuffer() : null;
-        ShortBuffer w16 = format == WeightFormat.FLOAT32 ? null : live.asShortBuffer();
         for (int i = from; i < to; i++) {
-            float w = w32 != null ? w32.get(i) : widen(w16.get(i));
-            values[i] = invert(values[i], w, a);
+            values[i] = (float) ((values[i] - (double) a * weight(live, i)) / (1.0 - a));
         }
-    }
-
-    /**
-     * The value {@code x} with {@code fma(a, w - x, x) == averaged}, found from the exact inverse and its float
-     * neighbours. Rounding can map two neighbours to one result; then the nearest to the exact inverse is taken.
-     */
-    private static float invert(float averaged, float w, float a) {
-        float guess = (float) ((averaged - (double) a * w) / (1.0 - a));
-        if (Math.fma(a, w - guess, guess) == averaged) {
-            return guess;
-        }
-        float up = guess;
-        float down = guess;
-        for (int k = 0; k < 4; k++) {
-            up = Math.nextUp(up);
-            if (Math.fma(a, w - up, up) == averaged) {
-                return up;
-            }
-            down = Math.nextDown(down);
-            if (Math.fma(a, w - down, down) == averaged) {
-                return down;
-            }
-        }
-        return guess;
     }
 
     @Override
     public int firstNonFinite(ByteBuffer live) {
-        if (format == WeightFormat.FLOAT32) {
-            return firstNonFinite(live.asFloatBuffer(), 0, values.length);
-        }
-        ShortBuffer w = live.asShortBuffer();
         for (int i = 0; i < values.length; i++) {
-            if (!Float.isFinite(widen(w.get(i)))) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    static int firstNonFinite(FloatBuffer w, int start, int end) {
-        for (int i = start; i < end; i++) {
-            if (!Float.isFinite(w.get(i))) {
+            if (!Float.isFinite(weight(live, i))) {
                 return i;
             }
         }
@@ -194,9 +140,7 @@ final class FloatShadow implements Shadow {
         if (swappedOut == null) {
             swappedOut = new short[values.length];
             w.get(0, swappedOut);
-            for (int i = 0; i < values.length; i++) {
-                w.put(i, narrow(values[i]));
-            }
+            writeTo(live);
         } else {
             w.put(0, swappedOut);
             swappedOut = null;
@@ -206,18 +150,14 @@ final class FloatShadow implements Shadow {
     @Override
     public void writeTo(ByteBuffer target) {
         if (format == WeightFormat.FLOAT32) {
-            target.asFloatBuffer().put(0, values);
+            writeExact(target);
             return;
         }
         ShortBuffer s = target.asShortBuffer();
         for (int i = 0; i < values.length; i++) {
-            s.put(i, narrow(values[i]));
+            s.put(i, format == WeightFormat.BFLOAT16 ? HalfPrecision.floatToBfloat16(values[i])
+                    : HalfPrecision.floatToHalf(values[i]));
         }
-    }
-
-    @Override
-    public void readFrom(ByteBuffer source) {
-        copyFrom(source);
     }
 
     @Override
@@ -237,18 +177,11 @@ final class FloatShadow implements Shadow {
 
     @Override
     public void accumulateDrift(ByteBuffer live, double[] sums) {
-        FloatBuffer w32 = format == WeightFormat.FLOAT32 ? live.asFloatBuffer() : null;
-        ShortBuffer w16 = format == WeightFormat.FLOAT32 ? null : live.asShortBuffer();
-        double diff = 0;
-        double norm = 0;
         for (int i = 0; i < values.length; i++) {
-            double w = w32 != null ? w32.get(i) : widen(w16.get(i));
-            double delta = values[i] - w;
-            diff += delta * delta;
-            norm += w * w;
+            double w = weight(live, i);
+            sums[0] += (values[i] - w) * (values[i] - w);
+            sums[1] += w * w;
         }
-        sums[0] += diff;
-        sums[1] += norm;
     }
 
     @Override
@@ -265,11 +198,12 @@ final class FloatShadow implements Shadow {
         return copy;
     }
 
-    private float widen(short bits) {
-        return format == WeightFormat.BFLOAT16 ? HalfPrecision.bfloat16ToFloat(bits) : HalfPrecision.halfToFloat(bits);
+    /** Live element {@code i} as a float; off the hot path. */
+    private float weight(ByteBuffer live, int i) {
+        return format == WeightFormat.FLOAT32 ? live.getFloat(4 * i) : widen(live.getShort(2 * i));
     }
 
-    private short narrow(float value) {
-        return format == WeightFormat.BFLOAT16 ? HalfPrecision.floatToBfloat16(value) : HalfPrecision.floatToHalf(value);
+    private float widen(short bits) {
+        return format == WeightFormat.BFLOAT16 ? HalfPrecision.bfloat16ToFloat(bits) : HalfPrecision.halfToFloat(bits);
     }
 }

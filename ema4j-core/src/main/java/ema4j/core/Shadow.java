@@ -3,40 +3,31 @@ package ema4j.core;
 import java.nio.ByteBuffer;
 
 /**
- * The averaged values of one tensor and the update kernels that work on them, one implementation per shadow width.
- *
- * <p>The update pass checks each live weight for NaN and infinity as it averages it, so non-finite weights are
- * found without a second pass over the model.
+ * The averaged values of one tensor and the arithmetic on them, one implementation per shadow width. Live weights
+ * come as buffers in the live format and the buffer's byte order, element 0 at position 0.
  */
 sealed interface Shadow permits FloatShadow, DoubleShadow {
-    /**
-     * The unit in which threads split the elements: a multiple of every vector length, so that each thread's range
-     * starts where a tensor's start would be aligned (1 KiB of float32).
-     */
-    int BLOCK = 256;
-
     /** Overwrites the shadow with the live values. */
     void copyFrom(ByteBuffer live);
 
     /**
-     * Averages the live values in as {@code e = fma(1 - d, w - e, e)}: the same average as the seed's
-     * {@code mul_(d).add_(w, alpha=1-d)}, but a constant weight stays exactly constant and decay 1 freezes exactly,
-     * where the seed's form lets a constant drift by tens of ulps over as many steps.
+     * Averages the live values of elements {@code [from, to)} in as {@code e = fma(1 - d, w - e, e)}: the average of
+     * diffusion_policy's {@code ema.mul_(d).add_(w, alpha=1-d)} with one rounding instead of two, so that a constant
+     * weight stays exactly constant and decay 1 freezes exactly. Each weight is checked for NaN and infinity as it
+     * is averaged, so the check costs no second pass over the model.
      *
-     * Works on elements {@code [from, to)} only, so that several threads can share one tensor.
-     *
-     * @return -1 when every element was averaged; else the flat index of the first non-finite live value, with the
+     * @return -1 when every element was averaged; else the index of the first non-finite live value, with the
      *     elements before it averaged and it and those after it untouched
      */
     int average(ByteBuffer live, double decay, int from, int to);
 
-    /** Reverts {@link #average} on elements {@code [from, to)}. */
+    /**
+     * Sets elements {@code [from, to)}, which {@link #average} has just averaged with these live values and decay,
+     * back to their earlier value by inverting the update, within its rounding (see {@link NonFinitePolicy}).
+     */
     void undoAverage(ByteBuffer live, double decay, int from, int to);
 
-    /** The number of elements. */
-    int size();
-
-    /** The flat index of the first NaN or infinite live value, or -1. */
+    /** The index of the first NaN or infinite live value, or -1. */
     int firstNonFinite(ByteBuffer live);
 
     /**
@@ -48,16 +39,13 @@ sealed interface Shadow permits FloatShadow, DoubleShadow {
     /** Writes the shadow into {@code target} in the live format, rounding to nearest even where narrower. */
     void writeTo(ByteBuffer target);
 
-    /** Reads shadow values from {@code source}, given in the live format. */
-    void readFrom(ByteBuffer source);
-
     /** The shadow's own format: float32, or float64 for float64 weights. */
     WeightFormat precision();
 
     /** Writes the shadow at its own precision ({@link #precision()}), in the buffer's byte order. */
     void writeExact(ByteBuffer target);
 
-    /** Reads shadow values at its own precision ({@link #precision()}), in the buffer's byte order. */
+    /** Reads the shadow at its own precision ({@link #precision()}), in the buffer's byte order. */
     void readExact(ByteBuffer source);
 
     /** Adds {@code sum((e - w)^2)} to {@code sums[0]} and {@code sum(w^2)} to {@code sums[1]}. */

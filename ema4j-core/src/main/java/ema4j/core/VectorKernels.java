@@ -8,23 +8,27 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The hot loop of the float32 update on the Vector API, reading the live weights straight from their buffer;
- * {@link FloatShadow#averageFloat32} drives it and does the rest with the scalar kernel.
+ * {@link FloatShadow#averageVector} drives it and does the rest with the scalar kernel.
  *
- * <p>JDK 17 does not vectorize loops over a direct {@code FloatBuffer}; this loop does, by hand, with the same
- * arithmetic as the scalar kernel (lane-wise {@code fma(a, w - e, e)}, the same rounding), so the two give the same
- * bits. Two vectors per turn and one check for both: {@code (w - e) * 0} is 0 for a finite weight and NaN for NaN
- * or infinity, so the two products summed and compared with 0 find any such weight, with a branch that is never
- * taken. This class loads vectors from {@code ByteBuffer}s, which the Vector API of JDK 17 to 19 does; jars carry a
- * second version for JDK 22 and later in {@code META-INF/versions/22}, on memory segments. Where neither applies,
- * {@link #AVAILABLE} is false and the scalar kernel runs.
+ * <p>JDK 17 does not vectorize loops over a direct {@code FloatBuffer}; this loop does, by hand, with the arithmetic
+ * of the scalar kernel (lane-wise {@code fma(a, w - e, e)}, the same rounding), so the two give the same bits. Two
+ * vectors per turn and one check for both: {@code (w - e) * 0} is 0 for a finite weight and NaN for NaN or infinity,
+ * so the two products summed and compared with 0 find any such weight, with a branch that is never taken. This class
+ * loads vectors from {@code ByteBuffer}s, as the Vector API of JDK 17 to 19 does; jars carry a second version for JDK
+ * 22 and later in {@code META-INF/versions/22}, on memory segments. Where neither applies, {@link #AVAILABLE} is false
+ * and the scalar kernel runs.
  */
 final class VectorKernels {
-    /**
-     * Whether the incubating Vector API module is present with the ByteBuffer loads this loop uses;
-     * {@code -Dema4j.vector=false} turns the loop off.
-     */
-    static final boolean AVAILABLE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-            && !"false".equals(System.getProperty("ema4j.vector")) && loadsFromByteBuffers();
+    private static final boolean MODULE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+    /** Whether the incubating Vector API module is present with the ByteBuffer loads this loop uses. */
+    static final boolean AVAILABLE = MODULE && loadsFromByteBuffers();
+
+    /** Why the loop cannot run, and what would make it run; null when it runs. */
+    static final String UNAVAILABLE_BECAUSE = AVAILABLE ? null : !MODULE
+            ? "the JVM runs without the Vector API; start it with --add-modules jdk.incubator.vector"
+            : "the Vector API of Java " + Runtime.version().feature() + " loads from memory segments only and this"
+                    + " ema4j jar has no kernel for them (built without a JDK 22 or later); run Java 17 to 19 or 22+";
 
     private static boolean loadsFromByteBuffers() {
         try {
@@ -55,12 +59,10 @@ final class VectorKernels {
     /** Holds the species in a class of its own, so that nothing of the Vector API loads unless it is used. */
     private static final class Loop {
         /**
-         * The CPU's widest vectors, but no wider than 256 bits unless {@code -Dema4j.vectorBits=512}: a memory-bound
-         * loop gains nothing from wider vectors (docs/PERFORMANCE.md), and a 512-bit store to a shadow whose data is
-         * not 64-byte aligned, as a {@code float[]}'s need not be, always spans two cache lines.
+         * The CPU's widest vectors up to 256 bits: a memory-bound loop gains nothing from wider ones, and a 512-bit
+         * store to a {@code float[]} whose data need not be 64-byte aligned always spans two cache lines.
          */
-        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED.vectorBitSize()
-                <= Integer.getInteger("ema4j.vectorBits", 256)
+        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED.vectorBitSize() <= 256
                 ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_256;
         /** A constant, so that the loads compile to plain moves. */
         private static final ByteOrder NATIVE = ByteOrder.nativeOrder();

@@ -14,9 +14,12 @@ import jdk.incubator.vector.VectorSpecies;
  * loads it in place of the JDK 17 class; {@code NewerJdkTest} runs it.
  */
 final class VectorKernels {
-    /** Whether the incubating Vector API module is present; {@code -Dema4j.vector=false} turns the loop off. */
-    static final boolean AVAILABLE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-            && !"false".equals(System.getProperty("ema4j.vector"));
+    /** Whether the incubating Vector API module is present. */
+    static final boolean AVAILABLE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+    /** Why the loop cannot run, and what would make it run; null when it runs. */
+    static final String UNAVAILABLE_BECAUSE = AVAILABLE ? null
+            : "the JVM runs without the Vector API; start it with --add-modules jdk.incubator.vector";
 
     private VectorKernels() {}
 
@@ -35,13 +38,8 @@ final class VectorKernels {
 
     /** Holds the species in a class of its own, so that nothing of the Vector API loads unless it is used. */
     private static final class Loop {
-        /**
-         * The CPU's widest vectors, but no wider than 256 bits unless {@code -Dema4j.vectorBits=512}: a memory-bound
-         * loop gains nothing from wider vectors (docs/PERFORMANCE.md), and a 512-bit store to a shadow whose data is
-         * not 64-byte aligned, as a {@code float[]}'s need not be, always spans two cache lines.
-         */
-        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED.vectorBitSize()
-                <= Integer.getInteger("ema4j.vectorBits", 256)
+        /** The CPU's widest vectors up to 256 bits, as in the JDK 17 loop. */
+        private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED.vectorBitSize() <= 256
                 ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_256;
         /** A constant, so that the loads compile to plain moves. */
         private static final ByteOrder NATIVE = ByteOrder.nativeOrder();

@@ -12,14 +12,14 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import ema4j.core.EmaClock;
+import ema4j.core.EmaSnapshot;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;
-import ema4j.core.WeightFormat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.function.IntFunction;
+import java.util.Map;
 
 /**
  * Shadows kept as NDArrays beside the live weights, on their device, and averaged there with the engine's
@@ -67,25 +67,16 @@ final class DeviceShadows implements ShadowStore {
         return store;
     }
 
-    /**
-     * Shadows read from saved values, e.g. a checkpoint's.
-     *
-     * @param saved tensor {@code i}'s saved shadow, in the live format or, when {@code exact}, at its own precision
-     */
+    /** Shadows read from a snapshot whose shadows were checked against {@code specs}. */
     static DeviceShadows restore(List<Parameter> parameters, List<TensorSpec> specs, EmaClock clock,
-            IntFunction<ByteBuffer> saved, boolean exact) {
+            EmaSnapshot snapshot) {
         DeviceShadows store = new DeviceShadows(parameters, specs, clock);
         for (int i = 0; i < store.shadows.length; i++) {
             NDArray w = store.live(i);
-            DataType savedType = exact ? shadowType(w) : w.getDataType();
-            long bytes = w.size() * savedType.getNumOfBytes();
-            ByteBuffer values = saved.apply(i);
-            requireArgument(values != null && values.remaining() == bytes, "saved shadow of " + specs.get(i).name(),
-                    bytes + " bytes (" + savedType + ")", values == null ? null : values.remaining());
-            NDArray read = store.manager.create(nativeOrder(values, savedType.getNumOfBytes()), w.getShape(),
-                    savedType);
-            read = replaced(read, read.toDevice(w.getDevice(), false));
-            store.shadows[i] = replaced(read, read.toType(shadowType(w), false));
+            DataType type = shadowType(w);
+            ByteBuffer saved = snapshot.shadows().get(specs.get(i).name());
+            NDArray read = store.manager.create(nativeOrder(saved, type.getNumOfBytes()), w.getShape(), type);
+            store.shadows[i] = replaced(read, read.toDevice(w.getDevice(), false));
             store.shadows[i].attach(store.manager);
         }
         return store;
@@ -214,12 +205,6 @@ final class DeviceShadows implements ShadowStore {
         }
     }
 
-    /** Background updates are not run on another thread here: the device queues the arithmetic by itself. */
-    @Override
-    public Callable<UpdateResult> backgroundUpdate(int steps) {
-        return null;
-    }
-
     @Override
     public void exchange() {
         if (keptAside == null) {
@@ -277,18 +262,17 @@ final class DeviceShadows implements ShadowStore {
     }
 
     @Override
-    public WeightFormat shadowPrecision(int index) {
-        return shadows[index].getDataType() == DataType.FLOAT64 ? WeightFormat.FLOAT64 : WeightFormat.FLOAT32;
-    }
-
-    @Override
-    public void writeShadowExact(int index, ByteBuffer target) {
+    public EmaSnapshot snapshot() {
         requireState(keptAside == null, "the EMA weights are swapped into the model; close the swap first");
-        NDArray e = shadows[index];
-        long bytes = e.size() * e.getDataType().getNumOfBytes();
-        requireArgument(target.remaining() >= bytes, "target of " + specs.get(index).name(), "at least " + bytes
-                + " bytes", target.remaining());
-        ElementCopy.copy(engineBytes(e), target, e.getDataType().getNumOfBytes());
+        Map<String, ByteBuffer> saved = new LinkedHashMap<>();
+        for (int i = 0; i < shadows.length; i++) {
+            NDArray e = shadows[i];
+            ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(e.size() * e.getDataType().getNumOfBytes()))
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            ElementCopy.copy(engineBytes(e), values, e.getDataType().getNumOfBytes());
+            saved.put(specs.get(i).name(), values);
+        }
+        return new EmaSnapshot(clock.schedule(), clock.updates(), clock.skippedUpdates(), saved);
     }
 
     @Override

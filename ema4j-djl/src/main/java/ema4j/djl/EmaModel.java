@@ -12,12 +12,11 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.util.Pair;
 import ema4j.core.EmaClock;
+import ema4j.core.EmaSnapshot;
 import ema4j.core.EmaState;
-import ema4j.core.LiveWeights;
 import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;
-import ema4j.core.WeightFormat;
 import ema4j.core.policy.ParameterInfo;
 import ema4j.core.policy.ParameterPolicy;
 import ema4j.core.policy.ParameterRule;
@@ -61,8 +60,6 @@ public final class EmaModel implements AutoCloseable {
     private boolean warnedDoubleStep;
     private boolean warnedMissedStep;
     private Swap openSwap;
-    private java.util.concurrent.ExecutorService background;
-    private java.util.concurrent.Future<UpdateResult> pending;
 
     private EmaModel(Builder b, Block block, List<Tracked> tracked, ShadowStore shadows) {
         this.block = block;
@@ -100,71 +97,11 @@ public final class EmaModel implements AutoCloseable {
      * @throws ema4j.core.NonFiniteWeightsException when a weight is NaN or infinite under the default policy
      */
     public UpdateResult step() {
-        awaitBackground();
         int steps = stepsDue();
         if (steps == 0) {
             return new UpdateResult(false, shadows.clock().nextDecay(), 0, null, -1);
         }
         return reported(shadows.update(steps));
-    }
-
-    /**
-     * Starts this step's update on a background thread and returns at once, so that it runs while the next
-     * forward and backward passes (which only read the weights) run. Call {@link #awaitBackground()} before the next
-     * {@code trainer.step()}: the optimizer must not write the weights while they are being read. Every other method
-     * of this EMA waits for the update first. The result is bit-identical to {@link #step()}. Shadows on the model's
-     * device ({@link ShadowPlacement}) are updated at once, on this thread: the engine queues the device's arithmetic
-     * by itself.
-     */
-    public void stepInBackground() {
-        awaitBackground();
-        int steps = stepsDue();
-        if (steps == 0) {
-            return;
-        }
-        java.util.concurrent.Callable<UpdateResult> update = shadows.backgroundUpdate(steps);
-        if (update == null) {
-            java.util.concurrent.CompletableFuture<UpdateResult> done = new java.util.concurrent.CompletableFuture<>();
-            try {
-                done.complete(shadows.update(steps));
-            } catch (RuntimeException e) {
-                done.completeExceptionally(e);
-            }
-            pending = done;
-            return;
-        }
-        if (background == null) {
-            background = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-                Thread t = new Thread(r, "ema4j-background-update");
-                t.setDaemon(true);
-                return t;
-            });
-        }
-        pending = background.submit(update);
-    }
-
-    /**
-     * Waits for an update started by {@link #stepInBackground()}; returns its result, or null when none was running.
-     *
-     * @throws ema4j.core.NonFiniteWeightsException when that update met a NaN or infinite weight (default policy)
-     */
-    public UpdateResult awaitBackground() {
-        if (pending == null) {
-            return null;
-        }
-        java.util.concurrent.Future<UpdateResult> running = pending;
-        pending = null;
-        try {
-            return reported(running.get());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for the EMA update", e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException("EMA update failed: " + e.getCause(), e.getCause());
-        }
     }
 
     private UpdateResult reported(UpdateResult result) {
@@ -218,7 +155,6 @@ public final class EmaModel implements AutoCloseable {
      * @throws IllegalStateException when a swap is already open
      */
     public Swap swapInto(Block block) {
-        awaitBackground();
         requireArgument(block == this.block, "block", "the tracked block (use averagedModel for another one)", block);
         requireState(openSwap == null, "the EMA weights are already swapped in; close that swap first");
         checkMatches(block);
@@ -240,7 +176,6 @@ public final class EmaModel implements AutoCloseable {
      * @throws IllegalArgumentException when the factory's block does not have the tracked parameters
      */
     public Model averagedModel(String name, Supplier<Block> blockFactory) {
-        awaitBackground();
         requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
         Block fresh = blockFactory.get();
         Model model = Model.newInstance(name, Device.cpu());
@@ -320,7 +255,6 @@ public final class EmaModel implements AutoCloseable {
      * @throws IllegalArgumentException when the block has no such parameter or the target is too small
      */
     public void readEmaWeight(String name, ByteBuffer target) {
-        awaitBackground();
         requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
         int averagedIndex = 0;
         for (Tracked t : tracked) {
@@ -368,7 +302,6 @@ public final class EmaModel implements AutoCloseable {
 
     /** Counters and telemetry now. */
     public EmaStatus status() {
-        awaitBackground();
         int averagedCount = shadows.tensors().size();
         EmaClock clock = shadows.clock();
         return new EmaStatus(clock.updates(), clock.skippedUpdates(), clock.lastDecay(), clock.nextDecay(),
@@ -381,7 +314,6 @@ public final class EmaModel implements AutoCloseable {
      * weights. Computed on request; costs one pass over the averaged parameters.
      */
     public double drift() {
-        awaitBackground();
         requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
         return shadows.drift();
     }
@@ -389,19 +321,26 @@ public final class EmaModel implements AutoCloseable {
     /**
      * The core state (host shadows and counters) of an EMA whose shadows are in host memory.
      *
-     * @throws IllegalStateException when the shadows are on the model's device ({@link ShadowPlacement}); read them
-     *     with {@link #writeShadowExact} and the counts with {@link #clock()} instead
+     * @throws IllegalStateException when the shadows are on the model's device ({@link ShadowPlacement}); save them
+     *     with {@link #snapshot()} instead
      */
     public EmaState state() {
-        awaitBackground();
         requireState(shadows instanceof HostShadows, "this EMA keeps its shadows on the model's device, not in an"
-                + " EmaState; read them with writeShadowExact(index, target) and the counts with clock()");
+                + " EmaState; save them with snapshot()");
         return ((HostShadows) shadows).state();
+    }
+
+    /**
+     * The schedule, the counts and a copy of every averaged parameter's shadow by name, at the shadow's own precision:
+     * what {@link Builder#resume} turns back into this EMA bit for bit, wherever its shadows are kept.
+     */
+    public EmaSnapshot snapshot() {
+        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
+        return shadows.snapshot();
     }
 
     /** A copy of the update counts, the last decay, the schedule and the non-finite policy. */
     public EmaClock clock() {
-        awaitBackground();
         return shadows.clock();
     }
 
@@ -415,36 +354,14 @@ public final class EmaModel implements AutoCloseable {
         return shadows instanceof HostShadows ? ShadowPlacement.HOST : ShadowPlacement.MODEL_DEVICE;
     }
 
-    /** The precision averaged tensor {@code index}'s shadow is held at: float32, or float64 for float64 weights. */
-    public WeightFormat shadowPrecision(int index) {
-        return shadows.shadowPrecision(index);
-    }
-
     /**
-     * Writes averaged tensor {@code index}'s shadow into {@code target} at its own precision
-     * ({@link #shadowPrecision}), in the target's byte order: what {@link Builder#resumeExact} reads back bit for bit.
-     */
-    public void writeShadowExact(int index, ByteBuffer target) {
-        awaitBackground();
-        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
-        shadows.writeShadowExact(index, target);
-    }
-
-    /**
-     * Frees the shadows held outside the Java heap (on the model's device) and the background thread; the EMA is
-     * unusable afterwards. Host shadows are left to the garbage collector. Closing the model frees device shadows too.
+     * Stops the update's threads and frees the shadows held outside the Java heap (on the model's device); the EMA
+     * cannot be updated afterwards. Host shadows are left to the garbage collector. Closing the model frees device
+     * shadows too.
      */
     @Override
     public void close() {
-        try {
-            awaitBackground();
-        } finally {
-            if (background != null) {
-                background.shutdownNow();
-                background = null;
-            }
-            shadows.close();
-        }
+        shadows.close();
     }
 
     /** The tracked block. */
@@ -516,12 +433,12 @@ public final class EmaModel implements AutoCloseable {
         }
 
         /**
-         * Splits each update over {@code threads} threads (daemon threads the EMA owns); the result is
-         * bit-identical to one thread's. Default 1. Applies to shadows in host memory ({@link ShadowPlacement}); on a
-         * device the engine decides.
+         * Splits each update over up to {@code threads} threads (the calling one and daemon threads the EMA owns until
+         * {@link EmaModel#close()}), at least 16,384 elements each; the result is the same for any number. Default 1.
+         * Applies to shadows in host memory ({@link ShadowPlacement}); on a device the engine decides.
          */
         public Builder threads(int threads) {
-            requireArgument(threads >= 1, "threads", ">= 1", threads);
+            requireArgument(threads >= 1 && threads <= 1024, "threads", "in [1, 1024]", threads);
             this.threads = threads;
             return this;
         }
@@ -567,54 +484,35 @@ public final class EmaModel implements AutoCloseable {
             }
             LiveTensors live = plan.hostLive();
             try {
-                return new EmaModel(this, block, plan.tracked, new HostShadows(EmaState.start(schedule, plan.specs,
-                        nonFinite, live, threads), live));
+                return new EmaModel(this, block, plan.tracked, new HostShadows(EmaState.builder(schedule)
+                        .nonFinite(nonFinite).threads(threads).start(plan.specs, live), live));
             } finally {
                 live.discardCopies();
             }
         }
 
         /**
-         * Resumes an EMA of {@code block} from saved shadows, e.g. a checkpoint's: the rules are decided as by
-         * {@link #track}, and every averaged parameter's shadow is read from {@code shadows}.
+         * Resumes an EMA of {@code block} from a {@link EmaModel#snapshot() snapshot}, e.g. a checkpoint's, bit for
+         * bit: the rules are decided as by {@link #track}, and every averaged parameter's shadow is read from the
+         * snapshot by name.
          *
          * @param block an initialized block, holding the live weights to resume training from
-         * @param shadows the saved shadow of a parameter by name, in its live format, little-endian
-         * @param updates optimizer steps averaged in before the save
-         * @param skippedUpdates updates skipped for non-finite weights before the save
-         * @throws IllegalArgumentException when a shadow is missing or of the wrong size
+         * @throws IllegalArgumentException when the snapshot's schedule is not this builder's, or its shadows are not
+         *     exactly those of the averaged parameters (every difference is named)
          */
-        public EmaModel resume(Block block, java.util.function.Function<String, ByteBuffer> shadows, long updates,
-                long skippedUpdates) {
-            return resume(block, shadows, updates, skippedUpdates, false);
-        }
-
-        /**
-         * Resumes as {@link #resume}, from shadows saved at their own precision ({@code EmaState.writeShadowExact}:
-         * float32, or float64 for float64 weights): bit-exact for 16-bit weights too.
-         *
-         * @param shadows the saved shadow of a parameter by name, at its own precision, little-endian
-         */
-        public EmaModel resumeExact(Block block, java.util.function.Function<String, ByteBuffer> shadows,
-                long updates, long skippedUpdates) {
-            return resume(block, shadows, updates, skippedUpdates, true);
-        }
-
-        private EmaModel resume(Block block, java.util.function.Function<String, ByteBuffer> shadows, long updates,
-                long skippedUpdates, boolean exact) {
+        public EmaModel resume(Block block, EmaSnapshot snapshot) {
+            requireArgument(snapshot != null, "snapshot", "non-null", null);
             Plan plan = plan(block);
-            LiveWeights saved = i -> {
-                ByteBuffer b = shadows.apply(plan.specs.get(i).name());
-                requireArgument(b != null, "saved shadow of " + plan.specs.get(i).name(), "present", "missing");
-                return b;
-            };
             if (plan.onDevice) {
+                requireArgument(snapshot.schedule().equals(schedule), "schedule", "the snapshot's "
+                        + snapshot.schedule(), schedule);
+                snapshot.requireShadowsOf(plan.specs);
                 return new EmaModel(this, block, plan.tracked, DeviceShadows.restore(plan.averaged, plan.specs,
-                        EmaClock.restore(schedule, nonFinite, updates, skippedUpdates), saved::buffer, exact));
+                        EmaClock.restore(schedule, nonFinite, snapshot.updates(), snapshot.skippedUpdates()),
+                        snapshot));
             }
-            EmaState state = exact
-                    ? EmaState.restoreExact(schedule, plan.specs, nonFinite, saved, updates, skippedUpdates, threads)
-                    : EmaState.restore(schedule, plan.specs, nonFinite, saved, updates, skippedUpdates, threads);
+            EmaState state = EmaState.builder(schedule).nonFinite(nonFinite).threads(threads)
+                    .restore(plan.specs, snapshot);
             return new EmaModel(this, block, plan.tracked, new HostShadows(state, plan.hostLive()));
         }
 

@@ -1,13 +1,12 @@
 package ema4j.djl;
 
 import ema4j.core.EmaClock;
+import ema4j.core.EmaSnapshot;
 import ema4j.core.EmaState;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;
-import ema4j.core.WeightFormat;
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.concurrent.Callable;
 
 /** Shadows in host memory: ema4j-core's {@link EmaState} over the live tensors' memory ({@link LiveTensors}). */
 final class HostShadows implements ShadowStore {
@@ -42,20 +41,6 @@ final class HostShadows implements ShadowStore {
         }
     }
 
-    /** Fetches every tensor's buffer now, on the loop's thread; the task averages them. */
-    @Override
-    public Callable<UpdateResult> backgroundUpdate(int steps) {
-        ByteBuffer[] buffers = new ByteBuffer[state.tensors().size()];
-        try {
-            for (int i = 0; i < buffers.length; i++) {
-                buffers[i] = live.buffer(i);
-            }
-        } finally {
-            live.discardCopies();
-        }
-        return () -> state.update(i -> buffers[i], steps);
-    }
-
     @Override
     public void exchange() {
         state.exchange(live);
@@ -68,13 +53,8 @@ final class HostShadows implements ShadowStore {
     }
 
     @Override
-    public WeightFormat shadowPrecision(int index) {
-        return state.shadowPrecision(index);
-    }
-
-    @Override
-    public void writeShadowExact(int index, ByteBuffer target) {
-        state.writeShadowExact(index, target);
+    public EmaSnapshot snapshot() {
+        return state.snapshot();
     }
 
     @Override
@@ -91,9 +71,11 @@ final class HostShadows implements ShadowStore {
         return state.shadowBytes();
     }
 
-    /** Nothing to free: the shadows are Java arrays. */
+    /** Stops the update's threads; the shadows are Java arrays, left to the garbage collector. */
     @Override
-    public void close() {}
+    public void close() {
+        state.close();
+    }
 
     @Override
     public String toString() {

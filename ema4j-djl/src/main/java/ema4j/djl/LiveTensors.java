@@ -17,8 +17,8 @@ import java.util.List;
  * <p>On a CPU tensor with contiguous memory, DJL's PyTorch engine returns a buffer over the tensor's own memory from
  * {@code toByteBuffer(true)}: reads see the optimizer's latest values and writes change the tensor, with no copy.
  * Whether that holds is probed once per parameter when tracking starts. Elsewhere (a GPU model whose shadows were put
- * in host memory, a non-contiguous tensor) the values are copied out for each pass and, after a pass that writes, copied back with an indexed set, which keeps
- * the NDArray object the trainer holds. Buffers are fetched afresh for every pass and never outlive it, so a closed
+ * in host memory, a non-contiguous tensor) the values are copied out for each pass and, after a pass that writes,
+ * copied back with an indexed set, which keeps the NDArray object the trainer holds. Buffers are fetched afresh for every pass and never outlive it, so a closed
  * NDArray is never touched: it is refused with an error instead. Keeping them between passes would save a few
  * native calls per tensor, but {@code NDArray.set(Buffer)} gives the same native tensor other memory under the same
  * NDArray and handle, so no cheap check could tell that a kept buffer is stale ({@code LiveTensorsTest}).
@@ -46,15 +46,6 @@ final class LiveTensors implements LiveWeights {
         ByteBuffer copy = array.toByteBuffer(false).order(ByteOrder.nativeOrder());
         copies[index] = copy;
         return copy;
-    }
-
-    /**
-     * True when every tensor is read in place: fetching a buffer then touches nothing of this object's and asks DJL
-     * only about its own tensor, so the threads of an update can fetch theirs at once.
-     */
-    @Override
-    public boolean concurrentBuffers() {
-        return allZeroCopy();
     }
 
     /** Copies back what a writing pass changed in tensors without zero-copy access. */

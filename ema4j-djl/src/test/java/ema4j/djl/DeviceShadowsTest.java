@@ -13,6 +13,7 @@ import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.EasyTrain;
 import ai.djl.training.dataset.Batch;
+import ema4j.core.EmaSnapshot;
 import ema4j.core.NonFinitePolicy;
 import ema4j.core.NonFiniteWeightsException;
 import ema4j.core.UpdateResult;
@@ -20,6 +21,7 @@ import ema4j.core.schedule.DecaySchedule;
 import ema4j.core.schedule.Preset;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -35,41 +37,34 @@ class DeviceShadowsTest {
             ShadowPlacement.MODEL_DEVICE);
 
     /** Trains {@code net} for {@code epochs}, updating {@code ema} after every optimizer step. */
-    private static void train(SmallNet net, EmaModel ema, int epochs, boolean background) throws Exception {
+    private static void train(SmallNet net, EmaModel ema, int epochs) throws Exception {
         for (int epoch = 0; epoch < epochs; epoch++) {
             for (Batch batch : net.trainer.iterateDataset(net.train)) {
                 try (batch) {
                     EasyTrain.trainBatch(net.trainer, batch);
-                    ema.awaitBackground();
                     net.trainer.step();
-                    if (background) {
-                        ema.stepInBackground();
-                    } else {
-                        ema.step();
-                    }
+                    ema.step();
                 }
             }
         }
-        ema.awaitBackground();
     }
 
     private static float[][] shadows(EmaModel ema) {
+        EmaSnapshot snapshot = ema.snapshot();
         float[][] values = new float[ema.averagedTensors().size()][];
         for (int i = 0; i < values.length; i++) {
-            ByteBuffer bytes = ByteBuffer.allocate(ema.averagedTensors().get(i).elementCount() * 4)
-                    .order(ByteOrder.LITTLE_ENDIAN);
-            ema.writeShadowExact(i, bytes);
-            values[i] = new float[bytes.capacity() / 4];
-            bytes.asFloatBuffer().get(values[i]);
+            FloatBuffer bytes = snapshot.shadows().get(ema.averagedTensors().get(i).name()).asFloatBuffer();
+            values[i] = new float[bytes.remaining()];
+            bytes.get(values[i]);
         }
         return values;
     }
 
-    private static float[][] trained(long seed, UnaryOperator<EmaModel.Builder> options, int epochs,
-            boolean background) throws Exception {
+    private static float[][] trained(long seed, UnaryOperator<EmaModel.Builder> options, int epochs)
+            throws Exception {
         try (SmallNet net = new SmallNet(seed)) {
             EmaModel ema = options.apply(EmaModel.builder(Preset.SHORT.schedule())).track(net.model.getBlock());
-            train(net, ema, epochs, background);
+            train(net, ema, epochs);
             return shadows(ema);
         }
     }
@@ -82,7 +77,7 @@ class DeviceShadowsTest {
             EmaModel onDevice = ON_DEVICE.apply(EmaModel.builder(Preset.SHORT.schedule())).track(block);
             assertThat(onDevice.placement()).isEqualTo(ShadowPlacement.MODEL_DEVICE);
             assertThatThrownBy(onDevice::state).isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("on the model's device").hasMessageContaining("writeShadowExact");
+                    .hasMessageContaining("on the model's device").hasMessageContaining("snapshot()");
             assertThatThrownBy(() -> EmaModel.builder(Preset.SHORT.schedule()).shadowPlacement(null))
                     .hasMessage("shadowPlacement must be non-null, was null");
         }
@@ -90,12 +85,12 @@ class DeviceShadowsTest {
 
     @Test
     void theDeviceArithmeticAgreesWithTheHostKernelToFloat32Rounding() throws Exception {
-        float[][] host = trained(63, UnaryOperator.identity(), 3, false);
-        float[][] device = trained(63, ON_DEVICE, 3, false);
+        float[][] host = trained(63, UnaryOperator.identity(), 3);
+        float[][] device = trained(63, ON_DEVICE, 3);
         float[][] live;
         try (SmallNet net = new SmallNet(63)) {
             EmaModel ema = EmaModel.track(net.model.getBlock(), Preset.SHORT.schedule());
-            train(net, ema, 3, false);
+            train(net, ema, 3);
             live = new float[][] {net.values("01Conv2d_weight")};
         }
         assertThat(device).hasSameDimensionsAs(host);
@@ -131,15 +126,10 @@ class DeviceShadowsTest {
     }
 
     @Test
-    void anUpdateInTheBackgroundGivesTheBitsOfTheSynchronousOne() throws Exception {
-        assertThat(trained(67, ON_DEVICE, 2, true)).isDeepEqualTo(trained(67, ON_DEVICE, 2, false));
-    }
-
-    @Test
     void swappingShowsTheShadowAndGivesTheLiveWeightsBackBitExactly() throws Exception {
         try (SmallNet net = new SmallNet(69)) {
             EmaModel ema = ON_DEVICE.apply(EmaModel.builder(Preset.SHORT.schedule())).track(net.model.getBlock());
-            train(net, ema, 1, false);
+            train(net, ema, 1);
             float[] live = net.values("01Conv2d_weight");
             float[] shadow = shadows(ema)[0];
             assertThat(shadow).isNotEqualTo(live);
@@ -158,7 +148,7 @@ class DeviceShadowsTest {
             try (SmallNet net = new SmallNet(87)) {
                 EmaModel ema = EmaModel.builder(Preset.SHORT.schedule()).shadowPlacement(placement)
                         .track(net.model.getBlock());
-                train(net, ema, 1, false);
+                train(net, ema, 1);
                 for (ParameterReport p : ema.parameters()) {
                     int n = Math.toIntExact(net.model.getBlock().getParameters().get(p.name()).getArray().size());
                     ByteBuffer little = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
@@ -217,7 +207,7 @@ class DeviceShadowsTest {
                 Block block = net.model.getBlock();
                 EmaModel ema = ON_DEVICE.apply(EmaModel.builder(DecaySchedule.constant(0.9)))
                         .track(block);
-                train(net, ema, 1, false);
+                train(net, ema, 1);
                 float[][] before = shadows(ema);
                 poison(block, "05Linear_weight", 37, bad);
                 assertThatThrownBy(ema::step).isInstanceOfSatisfying(NonFiniteWeightsException.class, e -> {
@@ -236,7 +226,7 @@ class DeviceShadowsTest {
             Block block = net.model.getBlock();
             EmaModel ema = ON_DEVICE.apply(EmaModel.builder(DecaySchedule.constant(0.9))
                     .nonFinite(NonFinitePolicy.SKIP)).track(block);
-            train(net, ema, 1, false);
+            train(net, ema, 1);
             float[][] before = shadows(ema);
             poison(block, "07Linear_bias", 2, Float.NaN);
             poison(block, "05Linear_weight", 5, Float.POSITIVE_INFINITY);
@@ -296,11 +286,12 @@ class DeviceShadowsTest {
                     host.step();
                     device.step();
                 }
-                assertThat(device.shadowPrecision(0)).isEqualTo(host.shadowPrecision(0));
                 double[] hostShadow = host.state().shadowValues(0);
-                int width = host.shadowPrecision(0).bytesPerElement();
-                ByteBuffer exact = ByteBuffer.allocate(hostShadow.length * width).order(ByteOrder.LITTLE_ENDIAN);
-                device.writeShadowExact(0, exact);
+                int width = type == DataType.FLOAT64 ? 8 : 4;
+                String name = host.averagedTensors().get(0).name();
+                assertThat(host.snapshot().shadows().get(name).remaining()).isEqualTo(hostShadow.length * width);
+                ByteBuffer exact = device.snapshot().shadows().get(name);
+                assertThat(exact.remaining()).isEqualTo(hostShadow.length * width);
                 for (int i = 0; i < hostShadow.length; i++) {
                     double d = width == 8 ? exact.getDouble(8 * i) : exact.getFloat(4 * i);
                     assertThat(d).isCloseTo(hostShadow[i], within(1e-6 * Math.max(1, Math.abs(hostShadow[i]))));
@@ -340,9 +331,9 @@ class DeviceShadowsTest {
     void updatesFreeTheirTemporaries() throws Exception {
         try (SmallNet net = new SmallNet(79)) {
             EmaModel ema = ON_DEVICE.apply(EmaModel.builder(Preset.SHORT.schedule())).track(net.model.getBlock());
-            train(net, ema, 1, false);
+            train(net, ema, 1);
             int held = net.model.getNDManager().getManagedArrays().size();
-            train(net, ema, 2, false);
+            train(net, ema, 2);
             ema.drift();
             try (EmaModel.Swap swap = ema.swapInto(net.model.getBlock())) {
                 assertThat(swap).isNotNull();
@@ -369,6 +360,28 @@ class DeviceShadowsTest {
             assertThat(modelManager.getManagedArrays().size()).isGreaterThan(before);
             ema.close();
             assertThat(modelManager.getManagedArrays().size()).isEqualTo(before);
+        }
+    }
+
+    @Test
+    void aSnapshotMovesAnEmaBetweenDeviceAndHostBitForBit() throws Exception {
+        try (SmallNet net = new SmallNet(85)) {
+            Block block = net.model.getBlock();
+            EmaModel device = ON_DEVICE.apply(EmaModel.builder(Preset.SHORT.schedule())).track(block);
+            train(net, device, 1);
+            EmaSnapshot saved = device.snapshot();
+            EmaModel onHost = EmaModel.builder(Preset.SHORT.schedule()).resume(block, saved);
+            EmaModel backOnDevice = ON_DEVICE.apply(EmaModel.builder(Preset.SHORT.schedule())).resume(block, saved);
+            assertThat(onHost.placement()).isEqualTo(ShadowPlacement.HOST);
+            assertThat(backOnDevice.placement()).isEqualTo(ShadowPlacement.MODEL_DEVICE);
+            assertThat(onHost.snapshot()).isEqualTo(saved);
+            assertThat(backOnDevice.snapshot()).isEqualTo(saved);
+            assertThat(backOnDevice.clock().updates()).isEqualTo(device.clock().updates());
+            assertThatThrownBy(() -> ON_DEVICE.apply(EmaModel.builder(Preset.LONG.schedule())).resume(block, saved))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("schedule must be the snapshot's");
+            backOnDevice.close();
+            device.close();
         }
     }
 }

@@ -19,23 +19,18 @@ import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
-/** The other ways through an update: in the background, by copies, on several threads; all give the same bits. */
+/** The other ways through an update: by copies, on several threads; all give the same bits. */
 class EmaModelPathsTest {
 
-    private static double[][] train(long seed, Function<Block, EmaModel> track, boolean background) throws Exception {
+    private static double[][] train(long seed, Function<Block, EmaModel> track) throws Exception {
         try (SmallNet net = new SmallNet(seed)) {
             EmaModel ema = track.apply(net.model.getBlock());
             for (int epoch = 0; epoch < 2; epoch++) {
                 for (Batch batch : net.trainer.iterateDataset(net.train)) {
                     try (batch) {
                         EasyTrain.trainBatch(net.trainer, batch);
-                        ema.awaitBackground();           // the optimizer must not write while the EMA reads
                         net.trainer.step();
-                        if (background) {
-                            ema.stepInBackground();
-                        } else {
-                            ema.step();
-                        }
+                        ema.step();
                     }
                 }
             }
@@ -43,21 +38,15 @@ class EmaModelPathsTest {
             for (int i = 0; i < shadows.length; i++) {
                 shadows[i] = ema.state().shadowValues(i);
             }
+            ema.close();
             return shadows;
         }
     }
 
     @Test
-    void anUpdateInTheBackgroundGivesTheBitsOfTheSynchronousOne() throws Exception {
-        double[][] sync = train(51, b -> EmaModel.track(b, Preset.SHORT.schedule()), false);
-        double[][] background = train(51, b -> EmaModel.track(b, Preset.SHORT.schedule()), true);
-        assertThat(background).isDeepEqualTo(sync);
-    }
-
-    @Test
     void theCopyingPathOfGpuModelsGivesTheBitsOfTheZeroCopyPath() throws Exception {
-        double[][] zeroCopy = train(53, b -> EmaModel.track(b, Preset.SHORT.schedule()), false);
-        double[][] copies = train(53, b -> EmaModel.builder(Preset.SHORT.schedule()).zeroCopy(false).track(b), false);
+        double[][] zeroCopy = train(53, b -> EmaModel.track(b, Preset.SHORT.schedule()));
+        double[][] copies = train(53, b -> EmaModel.builder(Preset.SHORT.schedule()).zeroCopy(false).track(b));
         assertThat(copies).isDeepEqualTo(zeroCopy);
     }
 
@@ -86,8 +75,8 @@ class EmaModelPathsTest {
 
     @Test
     void severalThreadsGiveTheBitsOfOne() throws Exception {
-        double[][] one = train(57, b -> EmaModel.track(b, Preset.SHORT.schedule()), false);
-        double[][] two = train(57, b -> EmaModel.builder(Preset.SHORT.schedule()).threads(2).track(b), false);
+        double[][] one = train(57, b -> EmaModel.track(b, Preset.SHORT.schedule()));
+        double[][] two = train(57, b -> EmaModel.builder(Preset.SHORT.schedule()).threads(2).track(b));
         assertThat(two).isDeepEqualTo(one);
     }
 

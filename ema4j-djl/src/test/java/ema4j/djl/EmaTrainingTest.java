@@ -14,7 +14,7 @@ class EmaTrainingTest {
 
     /** With decay 0 the EMA copies: it equals the live weights exactly only if it saw them after the last step. */
     private static void assertEmaHoldsTheFinalWeights(SmallNet net, EmaModel ema) {
-        List<String> names = ema.state().names();
+        List<String> names = ema.state().tensors().stream().map(ema4j.core.TensorSpec::name).toList();
         for (int i = 0; i < names.size(); i++) {
             float[] live = net.values(names.get(i));
             double[] shadow = ema.state().shadowValues(i);

@@ -10,6 +10,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import com.fasterxml.jackson.databind.JsonNode;
 import ema4j.core.EmaClock;
+import ema4j.core.EmaSnapshot;
 import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.WeightFormat;
@@ -128,19 +129,12 @@ public final class TrainingCheckpoint {
     private static void addEma(CheckpointStore.Contents contents, String file, Block block, EmaModel ema) {
         contents.tensors(file, emaModel(block, ema));
         List<TensorSpec> averaged = ema.averagedTensors();
-        boolean wider = false;
-        for (int i = 0; i < averaged.size(); i++) {
-            wider |= ema.shadowPrecision(i) != averaged.get(i).format();
-        }
-        if (wider) {
+        if (averaged.stream().anyMatch(t -> t.format().shadowBytesPerElement() != t.format().bytesPerElement())) {
+            EmaSnapshot snapshot = ema.snapshot();
             SafetensorsWriter shadows = SafetensorsWriter.create();
-            for (int i = 0; i < averaged.size(); i++) {
-                TensorSpec spec = averaged.get(i);
-                WeightFormat precision = ema.shadowPrecision(i);
-                ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(spec.elementCount()
-                        * precision.bytesPerElement())).order(ByteOrder.LITTLE_ENDIAN);
-                ema.writeShadowExact(i, values);
-                shadows.tensor(spec.name(), precision == WeightFormat.FLOAT64 ? "F64" : "F32", spec.shape(), values);
+            for (TensorSpec spec : averaged) {
+                shadows.tensor(spec.name(), spec.format() == WeightFormat.FLOAT64 ? "F64" : "F32", spec.shape(),
+                        snapshot.shadows().get(spec.name()));
             }
             contents.tensors(shadowsFile(file), shadows);
         }
@@ -270,19 +264,19 @@ public final class TrainingCheckpoint {
     private static EmaModel resume(Checkpoint checkpoint, String file, JsonNode state, EmaModel.Builder builder,
             Block block) throws IOException {
         boolean exact = checkpoint.has(shadowsFile(file));
+        Map<String, ByteBuffer> shadows = new LinkedHashMap<>();
         try (SafetensorsFile tensors = checkpoint.tensors(exact ? shadowsFile(file) : file)) {
-            java.util.function.Function<String, ByteBuffer> saved = name -> {
-                try {
-                    return tensors.find(name).isPresent() ? tensors.read(name).order(ByteOrder.LITTLE_ENDIAN) : null;
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+            for (JsonNode name : state.path("averaged")) {
+                if (tensors.find(name.asText()).isEmpty()) {
+                    throw new CheckpointFormatException(checkpoint.directory(), (exact ? shadowsFile(file) : file)
+                            + " lacks the averaged parameter " + name.asText());
                 }
-            };
-            long updates = state.path("updates").asLong();
-            long skipped = state.path("skippedUpdates").asLong();
-            return exact ? builder.resumeExact(block, saved, updates, skipped)
-                    : builder.resume(block, saved, updates, skipped);
+                shadows.put(name.asText(), tensors.read(name.asText()));
+            }
         }
+        EmaSnapshot snapshot = new EmaSnapshot(ScheduleCodec.fromJson(state.get("schedule")),
+                state.path("updates").asLong(), state.path("skippedUpdates").asLong(), shadows);
+        return builder.resume(block, snapshot);
     }
 
     /** The saved EMA schedule's hyper-parameters, or null without an EMA. */

@@ -56,10 +56,7 @@ class TrainingCheckpointTest {
     /** Every shadow at its own precision (float32 here), widened to double. */
     private static List<double[]> shadows(EmaModel ema) {
         List<double[]> values = new ArrayList<>();
-        for (int i = 0; i < ema.averagedTensors().size(); i++) {
-            ByteBuffer bytes = ByteBuffer.allocate(ema.averagedTensors().get(i).elementCount() * 4)
-                    .order(ByteOrder.LITTLE_ENDIAN);
-            ema.writeShadowExact(i, bytes);
+        for (ByteBuffer bytes : ema.snapshot().shadows().values()) {
             FloatBuffer floats = bytes.asFloatBuffer();
             double[] widened = new double[floats.remaining()];
             for (int k = 0; k < widened.length; k++) {
