@@ -12,6 +12,9 @@ final class EngineOptions {
      * only before the engine is first used in this JVM.
      */
     void configure() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        ema4j.core.Preconditions.requireArgument(threads >= 1 && threads <= cores, "--threads", "in [1, " + cores
+                + "]", threads);
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
         System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
     }

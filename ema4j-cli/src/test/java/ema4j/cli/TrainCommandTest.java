@@ -68,6 +68,15 @@ class TrainCommandTest {
     }
 
     @Test
+    void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
+        CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",
+                out.toString());
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().strip()).isEqualTo("ema4j: --threads must be in [1, " + cores + "], was 100000");
+    }
+
+    @Test
     void anUnknownPresetIsRefusedBeforeTraining(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--preset", "huge", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());

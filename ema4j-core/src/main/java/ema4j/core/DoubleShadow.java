@@ -25,7 +25,7 @@ final class DoubleShadow implements Shadow {
             if (!Double.isFinite(wi)) {
                 return i;
             }
-            values[i] = Math.fma(a, wi - values[i], values[i]);
+            values[i] = a == 1.0 ? wi : Math.fma(a, wi - values[i], values[i]);   // a copy where 1 - d rounds to 1
         }
         return -1;
     }

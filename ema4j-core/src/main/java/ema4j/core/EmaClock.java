@@ -13,9 +13,6 @@ import ema4j.core.schedule.DecaySchedule;
  * kinds of EMA count, compound and refuse updates the same way. Not thread-safe.
  */
 public final class EmaClock {
-    /** Decays this small round {@code 1 - d} to 1 in float32: such an update is a copy, and is done as one. */
-    private static final double COPY_BELOW = 0x1p-25;
-
     private final DecaySchedule schedule;
     private final NonFinitePolicy nonFinitePolicy;
     private long updates;
@@ -64,11 +61,6 @@ public final class EmaClock {
     public double decayFor(int steps) {
         requireArgument(steps >= 1, "steps", ">= 1", steps);
         return schedule.compoundedDecay(updates, steps);
-    }
-
-    /** Whether an update with {@code decay} is a copy of the live weights: {@code 1 - decay} rounds to 1 in float32. */
-    public static boolean copies(double decay) {
-        return decay < COPY_BELOW;
     }
 
     /** Records an update that averaged {@code steps} optimizer steps in with {@code decay}. */

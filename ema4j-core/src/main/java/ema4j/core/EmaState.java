@@ -8,9 +8,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -25,8 +24,9 @@ import java.util.Set;
 public final class EmaState implements AutoCloseable {
     /**
      * Below this decay every weight is checked before anything is written: undoing an update there would miss the
-     * earlier value by up to the averaged value's rounding divided by the decay. Only the first updates of a warmup or
-     * of a power-function schedule have such decays, so the second pass over the weights is rare.
+     * earlier value by up to the averaged value's rounding divided by the decay (and a copy cannot be undone at all).
+     * Only the first updates of a warmup or of a power-function schedule have such decays, so the second pass over the
+     * weights is rare.
      */
     private static final double CHECK_FIRST_BELOW = 0.5;
 
@@ -88,11 +88,7 @@ public final class EmaState implements AutoCloseable {
                 buffers[i] = checked(live, i);
             }
             bad = decay < CHECK_FIRST_BELOW ? firstNonFinite() : -1;
-            if (bad < 0 && EmaClock.copies(decay)) {
-                for (int i = 0; i < shadows.length; i++) {
-                    shadows[i].copyFrom(buffers[i]);
-                }
-            } else if (bad < 0) {
+            if (bad < 0) {
                 bad = averageAll(decay);
             }
         } finally {
@@ -215,13 +211,15 @@ public final class EmaState implements AutoCloseable {
      */
     public EmaSnapshot snapshot() {
         requireState(!swapped, "the EMA weights are swapped into the model; close the swap first");
-        Map<String, ByteBuffer> saved = new LinkedHashMap<>();
+        List<EmaSnapshot.SavedShadow> saved = new ArrayList<>(shadows.length);
         for (int i = 0; i < shadows.length; i++) {
             ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(shadows[i].bytes())).order(ByteOrder.LITTLE_ENDIAN);
             shadows[i].writeExact(values);
-            saved.put(tensors.get(i).name(), values);
+            TensorSpec spec = tensors.get(i);
+            saved.add(new EmaSnapshot.SavedShadow(new TensorSpec(spec.name(), spec.shape(), shadows[i].precision()),
+                    values));
         }
-        return new EmaSnapshot(clock.schedule(), clock.updates(), clock.skippedUpdates(), saved);
+        return EmaSnapshot.of(clock.schedule(), clock.updates(), clock.skippedUpdates(), saved);
     }
 
     /**
@@ -318,10 +316,12 @@ public final class EmaState implements AutoCloseable {
 
         /**
          * Splits each update over up to {@code threads} threads (the calling one and daemon threads the EMA owns),
-         * at least 16,384 elements each; default 1. The result is the same for any number.
+         * at least 16,384 elements each; default 1, at most {@code Runtime.availableProcessors()}, which uses every
+         * core. The result is the same for any number.
          */
         public Builder threads(int threads) {
-            requireArgument(threads >= 1 && threads <= 1024, "threads", "in [1, 1024]", threads);
+            int cores = Runtime.getRuntime().availableProcessors();
+            requireArgument(threads >= 1 && threads <= cores, "threads", "in [1, " + cores + "]", threads);
             this.threads = threads;
             return this;
         }
@@ -349,14 +349,12 @@ public final class EmaState implements AutoCloseable {
          */
         public EmaState restore(List<TensorSpec> tensors, EmaSnapshot snapshot) {
             requireArgument(snapshot != null, "snapshot", "non-null", null);
-            requireArgument(snapshot.schedule().equals(schedule), "schedule", "the snapshot's " + snapshot.schedule(),
-                    schedule);
+            snapshot.requireSchedule(schedule);
             snapshot.requireShadowsOf(tensors);
             EmaState state = new EmaState(EmaClock.restore(schedule, nonFinite, snapshot.updates(),
                     snapshot.skippedUpdates()), tensors, threads);
             for (int i = 0; i < state.shadows.length; i++) {
-                state.shadows[i].readExact(snapshot.shadows().get(state.tensors.get(i).name()).duplicate()
-                        .order(ByteOrder.LITTLE_ENDIAN));
+                state.shadows[i].readExact(snapshot.shadow(state.tensors.get(i).name()));
             }
             return state;
         }

@@ -42,19 +42,22 @@ final class FloatShadow implements Shadow {
         }
     }
 
+    /**
+     * {@inheritDoc} Where {@code 1 - d} rounds to 1 in float32 (decay 0, or below 2^-25) the update is a copy, and
+     * is done as one: the average would round {@code w - e} first.
+     */
     @Override
     public int average(ByteBuffer live, double decay, int from, int to) {
         float a = (float) (1.0 - decay);
-        if (format == WeightFormat.FLOAT32) {
+        if (format == WeightFormat.FLOAT32 && a != 1f) {
             return averageVector(values, live, a, from, to);
         }
-        ShortBuffer w = live.asShortBuffer();
         for (int i = from; i < to; i++) {
-            float wi = widen(w.get(i));
+            float wi = weight(live, i);
             if (!Float.isFinite(wi)) {
                 return i;
             }
-            values[i] = Math.fma(a, wi - values[i], values[i]);
+            values[i] = a == 1f ? wi : Math.fma(a, wi - values[i], values[i]);
         }
         return -1;
     }

@@ -59,11 +59,7 @@ final class UpdateThreads implements AutoCloseable {
      */
     long[] runAll(Run work) {
         long[] results = new long[runs()];
-        if (pool == null) {
-            results[0] = work.apply(bounds[0], bounds[1]);
-            return results;
-        }
-        List<Future<?>> others = new ArrayList<>(runs() - 1);
+        List<Future<?>> others = new ArrayList<>();
         for (int r = 1; r < runs(); r++) {
             int run = r;
             others.add(pool.submit(() -> results[run] = work.apply(bounds[run], bounds[run + 1])));
@@ -75,27 +71,24 @@ final class UpdateThreads implements AutoCloseable {
             failure = e;
         }
         boolean interrupted = false;
-        for (Future<?> other : others) {
-            while (true) {
-                try {
-                    other.get();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                } catch (ExecutionException e) {
-                    failure = failure == null ? e.getCause() : failure;
-                    break;
-                }
+        for (int r = 0; r < others.size(); r++) {
+            try {
+                others.get(r).get();
+            } catch (InterruptedException e) {
+                interrupted = true;
+                r--;   // wait for this run again
+            } catch (ExecutionException e) {
+                failure = failure != null ? failure : e.getCause();
             }
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-        if (failure instanceof RuntimeException e) {
-            throw e;
-        }
         if (failure instanceof Error e) {
             throw e;
+        }
+        if (failure != null) {
+            throw (RuntimeException) failure;   // a run throws nothing checked
         }
         return results;
     }

@@ -63,12 +63,4 @@ class EmaClockTest {
         assertThatThrownBy(() -> EmaClock.start(SCHEDULE, NonFinitePolicy.FAIL).decayFor(0))
                 .hasMessage("steps must be >= 1, was 0");
     }
-
-    @Test
-    void onlyDecaysThatRoundTheWeightToOneCopy() {
-        assertThat(EmaClock.copies(0)).isTrue();
-        assertThat(EmaClock.copies(0x1p-26)).isTrue();
-        assertThat(EmaClock.copies(0x1p-24)).isFalse();
-        assertThat(EmaClock.copies(0.5)).isFalse();
-    }
 }

@@ -121,6 +121,23 @@ class EmaStateTest {
     }
 
     @Test
+    void aTinyDecayCopiesFloat32WeightsButAveragesFloat64Ones() {
+        // 1 - 1e-9 rounds to 1 in float32, not in float64: a float32 shadow copies, a float64 shadow averages
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putDouble(0, 1.0);
+        List<TensorSpec> spec = List.of(new TensorSpec("d", new long[] {1}, WeightFormat.FLOAT64));
+        EmaState wide = EmaState.builder(DecaySchedule.constant(1e-9)).start(spec, i -> b);
+        b.putDouble(0, 0.0);
+        wide.update(i -> b);
+        assertThat(wide.shadowValues(0)[0]).isEqualTo(Math.fma(1 - 1e-9, -1.0, 1.0)).isNotZero();
+        Live live = new Live(new float[] {1});
+        EmaState narrow = EmaState.builder(DecaySchedule.constant(1e-9)).start(specs(1), live);
+        live.set(0, new float[] {1e-8f});
+        narrow.update(live);
+        // a copy, exactly: fma(1, w - e, e) would round w - e first and give 0
+        assertThat(shadow(narrow, 0)).containsExactly(1e-8f);
+    }
+
+    @Test
     void oneUpdateMatchesTheFormulaInDoublePrecision() {
         Live live = new Live(new float[] {1, 2});
         EmaState ema = EmaState.builder(DecaySchedule.constant(0.9)).start(specs(2), live);
@@ -366,9 +383,11 @@ class EmaStateTest {
         }
         EmaSnapshot snapshot = whole.snapshot();
         assertThat(snapshot.updates()).isEqualTo(5);
-        assertThat(snapshot.shadows().keySet()).containsExactly("half", "brain", "single", "double");
-        assertThat(snapshot.shadows().get("half").remaining()).as("float32, not the live float16").isEqualTo(1200);
-        assertThat(snapshot.shadows().get("double").remaining()).isEqualTo(24);
+        assertThat(snapshot.shadows()).extracting(EmaSnapshot.SavedShadow::name)
+                .containsExactly("half", "brain", "single", "double");
+        assertThat(snapshot.shadow("half").remaining()).as("float32, not the live float16").isEqualTo(1200);
+        assertThat(snapshot.shadows().get(0).tensor().format()).isEqualTo(WeightFormat.FLOAT32);
+        assertThat(snapshot.shadow("double").remaining()).isEqualTo(24);
         EmaState resumed = EmaState.builder(schedule).nonFinite(NonFinitePolicy.SKIP).restore(specs, snapshot);
         for (int n = 0; n < 5; n++) {
             step.run();
@@ -388,12 +407,16 @@ class EmaStateTest {
         EmaSnapshot saved = ema.snapshot();
         assertThatThrownBy(() -> EmaState.builder(DecaySchedule.constant(0.9)).restore(specs(2, 1), saved))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("schedule must be the snapshot's Constant[decay=0.5], was Constant[decay=0.9]");
+                .hasMessage("schedule must be the snapshot's Constant[decay=0.5] (resume from"
+                        + " snapshot.withSchedule(schedule) to change it on purpose), was Constant[decay=0.9]");
+        EmaState rescheduled = EmaState.builder(DecaySchedule.constant(0.9))
+                .restore(specs(2, 1), saved.withSchedule(DecaySchedule.constant(0.9)));
+        assertThat(rescheduled.clock().nextDecay()).isEqualTo(0.9);
         List<TensorSpec> other = List.of(new TensorSpec("t0", new long[] {3}, WeightFormat.FLOAT32),
                 new TensorSpec("t9", new long[] {1}, WeightFormat.FLOAT32));
         assertThatThrownBy(() -> EmaState.builder(DecaySchedule.constant(0.5)).restore(other, saved))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("the snapshot's shadows must be those of the EMA's 2 averaged tensors, was 3 differ:"
-                        + " t0 has 8 bytes, not 12 (3 elements at 4 bytes); missing t9; unexpected t1");
+                        + " saved t0 (2) float32, now t0 (3) float32; missing t9 (1) float32; unexpected t1 (1) float32");
     }
 }

@@ -145,8 +145,8 @@ class ParallelUpdateTest {
     void anUpdateIsSplitIntoRunsOfAtLeastTheMinimumSize() {
         List<TensorSpec> specs = specs(3, 20_000);
         List<ByteBuffer> live = filledWithTheirIndex(specs);
-        try (EmaState big = EmaState.builder(DecaySchedule.constant(0.5)).threads(8).start(specs, live::get);
-                EmaState small = EmaState.builder(DecaySchedule.constant(0.5)).threads(8)
+        try (EmaState big = EmaState.builder(DecaySchedule.constant(0.5)).threads(4).start(specs, live::get);
+                EmaState small = EmaState.builder(DecaySchedule.constant(0.5)).threads(4)
                         .start(specs.subList(0, 1), live::get)) {
             assertThat(big.toString()).endsWith("threads=3}");      // 60,000 elements: three runs of 16,384 or more
             assertThat(small.toString()).endsWith("threads=1}");

@@ -15,11 +15,11 @@ import ema4j.core.EmaClock;
 import ema4j.core.EmaSnapshot;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;
+import ema4j.core.WeightFormat;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Shadows kept as NDArrays beside the live weights, on their device, and averaged there with the engine's
@@ -74,7 +74,7 @@ final class DeviceShadows implements ShadowStore {
         for (int i = 0; i < store.shadows.length; i++) {
             NDArray w = store.live(i);
             DataType type = shadowType(w);
-            ByteBuffer saved = snapshot.shadows().get(specs.get(i).name());
+            ByteBuffer saved = snapshot.shadow(specs.get(i).name());
             NDArray read = store.manager.create(nativeOrder(saved, type.getNumOfBytes()), w.getShape(), type);
             store.shadows[i] = replaced(read, read.toDevice(w.getDevice(), false));
             store.shadows[i].attach(store.manager);
@@ -112,17 +112,16 @@ final class DeviceShadows implements ShadowStore {
         if (bad >= 0) {
             return clock.refused(specs.get(bad).name(), firstNonFiniteElement(live(bad)), decay, steps);
         }
-        if (EmaClock.copies(decay)) {
-            for (int i = 0; i < shadows.length; i++) {
-                setValues(shadows[i], live(i));
-            }
-            return clock.applied(decay, steps);
-        }
         try (NDArray weight32 = scalars.create((float) (1.0 - decay)); NDArray weight64 = scalars.create(1.0 - decay)) {
             for (int i = 0; i < shadows.length; i++) {
                 NDArray e = shadows[i];
+                boolean wide = e.getDataType() == DataType.FLOAT64;
+                if (wide ? 1.0 - decay == 1.0 : (float) (1.0 - decay) == 1f) {
+                    setValues(e, live(i));   // 1 - d rounds to 1: a copy, done as one, as on the host
+                    continue;
+                }
                 try (NDArray step = difference(live(i), e)) {
-                    e.addi(step.muli(e.getDataType() == DataType.FLOAT64 ? weight64 : weight32));
+                    e.addi(step.muli(wide ? weight64 : weight32));
                 }
             }
         }
@@ -264,15 +263,21 @@ final class DeviceShadows implements ShadowStore {
     @Override
     public EmaSnapshot snapshot() {
         requireState(keptAside == null, "the EMA weights are swapped into the model; close the swap first");
-        Map<String, ByteBuffer> saved = new LinkedHashMap<>();
+        List<EmaSnapshot.SavedShadow> saved = new ArrayList<>(shadows.length);
         for (int i = 0; i < shadows.length; i++) {
             NDArray e = shadows[i];
             ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(e.size() * e.getDataType().getNumOfBytes()))
                     .order(ByteOrder.LITTLE_ENDIAN);
             ElementCopy.copy(engineBytes(e), values, e.getDataType().getNumOfBytes());
-            saved.put(specs.get(i).name(), values);
+            TensorSpec spec = specs.get(i);
+            saved.add(new EmaSnapshot.SavedShadow(new TensorSpec(spec.name(), spec.shape(), shadowPrecision(e)),
+                    values));
         }
-        return new EmaSnapshot(clock.schedule(), clock.updates(), clock.skippedUpdates(), saved);
+        return EmaSnapshot.of(clock.schedule(), clock.updates(), clock.skippedUpdates(), saved);
+    }
+
+    private static WeightFormat shadowPrecision(NDArray shadow) {
+        return shadow.getDataType() == DataType.FLOAT64 ? WeightFormat.FLOAT64 : WeightFormat.FLOAT32;
     }
 
     @Override

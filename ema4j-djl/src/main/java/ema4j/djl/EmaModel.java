@@ -17,6 +17,7 @@ import ema4j.core.EmaState;
 import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;
+import ema4j.core.WeightFormat;
 import ema4j.core.policy.ParameterInfo;
 import ema4j.core.policy.ParameterPolicy;
 import ema4j.core.policy.ParameterRule;
@@ -28,6 +29,7 @@ import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.WeakHashMap;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -36,14 +38,18 @@ import org.slf4j.LoggerFactory;
 /**
  * An exponential moving average of a DJL block's weights: the seed's "shadow model".
  *
- * <p>Call {@link #step()} once after every {@code trainer.step()}. Which parameters are averaged is decided once, when
- * tracking starts, by a {@link ParameterPolicy} ({@link #parameters()} lists each with its reason). Averaged
+ * <p>Call {@link #step()} once after every {@code trainer.step()}. Which parameters are averaged is decided by a
+ * {@link ParameterPolicy} when tracking starts, and again when a parameter is frozen or unfrozen later (an unfrozen
+ * parameter is averaged from then on, its shadow starting from its value then); {@link #parameters()} lists each with
+ * the rule in force and its reason. Averaged
  * parameters get a float32 (float64 for float64 weights) shadow; copied parameters (BatchNorm, running statistics,
  * frozen) get none: the EMA model reads them from the live block, so they cost no memory. Shadows live in host memory
  * for a model on the CPU and beside the weights for a model on a GPU ({@link ShadowPlacement}).
  *
- * <p>Evaluate on EMA weights by {@link #swapInto(Block) swapping} them into the live block for a scope (the live
- * weights come back bit-exactly), or build a standalone {@link #averagedModel averaged model}.
+ * <p>Evaluate on EMA weights by {@link #withEmaWeights running code} with them swapped into the live block, or
+ * {@link #swapIn() swapping} them in for a scope (the live weights come back bit-exactly either way), or build a
+ * standalone {@link #averagedModel averaged model}. Several EMAs of one block (of different lengths, say) are
+ * independent, but only one may have its weights swapped in at a time, and none updates while one is.
  *
  * <p>Not thread-safe: the training loop owns it.
  */
@@ -51,8 +57,10 @@ public final class EmaModel implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(EmaModel.class);
 
     private final Block block;
-    private final List<Tracked> tracked;
-    private final ShadowStore shadows;
+    /** The options it was built with, to decide the rules again when parameters are frozen or unfrozen. */
+    private final Builder options;
+    private List<Tracked> tracked;
+    private ShadowStore shadows;
     private final LongSupplier optimizerSteps;
     private final int updateEvery;
     private long optimizerStepsAtLastUpdate;
@@ -60,9 +68,11 @@ public final class EmaModel implements AutoCloseable {
     private boolean warnedDoubleStep;
     private boolean warnedMissedStep;
     private Swap openSwap;
+    private boolean closed;
 
     private EmaModel(Builder b, Block block, List<Tracked> tracked, ShadowStore shadows) {
         this.block = block;
+        this.options = b.copy();
         this.tracked = tracked;
         this.shadows = shadows;
         this.optimizerSteps = b.optimizerSteps;
@@ -97,11 +107,95 @@ public final class EmaModel implements AutoCloseable {
      * @throws ema4j.core.NonFiniteWeightsException when a weight is NaN or infinite under the default policy
      */
     public UpdateResult step() {
+        requireUsable("step()");
         int steps = stepsDue();
         if (steps == 0) {
             return new UpdateResult(false, shadows.clock().nextDecay(), 0, null, -1);
         }
+        followFreezing();
         return reported(shadows.update(steps));
+    }
+
+    /**
+     * Fails unless this EMA is open and no EMA's weights (this one's or another's over the same parameters) are
+     * swapped into the tracked parameters now, which would make the live values EMA values.
+     */
+    private void requireUsable(String call) {
+        requireState(!closed, "this EMA is closed");
+        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap before " + call);
+        EmaModel other = Swaps.holder(tracked);
+        requireState(other == null, "the weights of another EMA of this block are swapped into it; close that swap"
+                + " before " + call + " (" + other + ")");
+    }
+
+    private List<Parameter> averagedParameters() {
+        List<Parameter> parameters = new ArrayList<>(tracked.size());
+        for (Tracked t : tracked) {
+            if (t.rule == ParameterRule.AVERAGE) {
+                parameters.add(t.parameter);
+            }
+        }
+        return parameters;
+    }
+
+    /**
+     * Decides the rules again when a parameter was frozen or unfrozen since they were last decided: a parameter that
+     * now averages gets a shadow starting from its current value, one that now copies loses its shadow. Reads one
+     * flag per parameter on every update; does the rest only when one changed.
+     */
+    private void followFreezing() {
+        for (Tracked t : tracked) {
+            if (t.parameter.requiresGradient() != t.trainable) {
+                retrack();
+                return;
+            }
+        }
+    }
+
+    private void retrack() {
+        Builder.Plan plan = options.plan(block);
+        EmaSnapshot before = shadows.snapshot();
+        Map<String, EmaSnapshot.SavedShadow> kept = new LinkedHashMap<>();
+        for (EmaSnapshot.SavedShadow shadow : before.shadows()) {
+            kept.put(shadow.name(), shadow);
+        }
+        List<EmaSnapshot.SavedShadow> carried = new ArrayList<>();
+        for (int i = 0; i < plan.specs().size(); i++) {
+            TensorSpec spec = plan.specs().get(i);
+            EmaSnapshot.SavedShadow shadow = kept.remove(spec.name());
+            if (shadow == null) {
+                LOG.info("EMA: parameter {} trains now; it is averaged from this update on, starting from its current"
+                        + " value", spec.name());
+                NDArray live = plan.averaged().get(i).getArray();
+                shadow = new EmaSnapshot.SavedShadow(new TensorSpec(spec.name(), spec.shape(), live.getDataType()
+                        == DataType.FLOAT64 ? WeightFormat.FLOAT64 : WeightFormat.FLOAT32), shadowOf(live));
+            }
+            carried.add(shadow);
+        }
+        for (String name : kept.keySet()) {
+            LOG.info("EMA: parameter {} is frozen now; the EMA model copies its live value from this update on", name);
+        }
+        ShadowStore next = options.store(plan, EmaSnapshot.of(before.schedule(), before.updates(),
+                before.skippedUpdates(), carried));
+        shadows.close();
+        shadows = next;
+        tracked = plan.tracked();
+    }
+
+    /** A live array's values as a shadow starts them: float32 (float64 for float64), little-endian. */
+    private static ByteBuffer shadowOf(NDArray live) {
+        DataType type = live.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+        ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(live.size() * type.getNumOfBytes()))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        if (live.getDataType() == type) {
+            ElementCopy.copy(live.toByteBuffer(false).order(ByteOrder.nativeOrder()), values, type.getNumOfBytes());
+        } else {
+            try (NDArray wide = live.toType(type, true)) {
+                ElementCopy.copy(wide.toByteBuffer(false).order(ByteOrder.nativeOrder()), values,
+                        type.getNumOfBytes());
+            }
+        }
+        return values;
     }
 
     private UpdateResult reported(UpdateResult result) {
@@ -114,7 +208,6 @@ public final class EmaModel implements AutoCloseable {
 
     /** Step accounting: how many optimizer steps the update due now stands for, 0 when none is due. */
     private int stepsDue() {
-        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap before step()");
         if (optimizerSteps != null) {
             long now = optimizerSteps.getAsLong();
             long pendingSteps = now - optimizerStepsAtLastUpdate;
@@ -148,23 +241,63 @@ public final class EmaModel implements AutoCloseable {
     }
 
     /**
-     * Puts the EMA weights into {@code block} (which must be the tracked block) until the returned scope is closed;
-     * then the live weights come back bit-exactly. Values are exchanged in place: no memory is allocated on CPU.
+     * Puts the EMA weights into the tracked block until the returned scope is closed; then the live weights come back
+     * bit-exactly. Values are exchanged in place: on the CPU no memory is allocated. Where the code to run fits a
+     * lambda that throws at most one kind of checked exception, {@link #withEmaWeights} is shorter; otherwise
+     * <pre>{@code
+     * EmaModel.Swap emaWeights = ema.swapIn();
+     * try (emaWeights) {
+     *     evaluation = EasyTrain.evaluateDataset(trainer, validation);   // on the EMA weights
+     * }
+     * }</pre>
+     * (a resource declared in the {@code try} and not used in its body draws javac's {@code [try]} warning).
      *
-     * @throws IllegalArgumentException when {@code block} is not the tracked block or its parameters changed
-     * @throws IllegalStateException when a swap is already open
+     * @throws IllegalStateException when this EMA's or another EMA's weights are swapped into the block already
      */
-    public Swap swapInto(Block block) {
-        requireArgument(block == this.block, "block", "the tracked block (use averagedModel for another one)", block);
+    public Swap swapIn() {
+        requireState(!closed, "this EMA is closed");
         requireState(openSwap == null, "the EMA weights are already swapped in; close that swap first");
         checkMatches(block);
-        exchange();
+        Swaps.claim(this, averagedParameters(), tracked);
+        try {
+            shadows.exchange();
+        } catch (RuntimeException e) {
+            Swaps.release(this);
+            throw e;
+        }
         openSwap = new Swap();
         return openSwap;
     }
 
-    private void exchange() {
-        shadows.exchange();
+    /**
+     * Runs {@code body} with the EMA weights swapped into the tracked block, e.g. to evaluate them, and puts the live
+     * weights back bit-exactly afterwards, also when {@code body} throws: {@code double accuracy =
+     * ema.withEmaWeights(() -> accuracyOf(model))}. Java infers one checked exception type for the lambda; a body
+     * that throws two kinds (as {@code EasyTrain.evaluateDataset} does) reads better with {@link #swapIn()}.
+     *
+     * @return what {@code body} returns
+     * @throws E what {@code body} throws
+     * @throws IllegalStateException when this EMA's or another EMA's weights are swapped into the block already
+     */
+    public <T, E extends Exception> T withEmaWeights(WithWeights<T, E> body) throws E {
+        Swap swap = swapIn();
+        try {
+            return body.run();
+        } finally {
+            swap.close();
+        }
+    }
+
+    /**
+     * Code to run with the EMA weights in the block ({@link #withEmaWeights}).
+     *
+     * @param <T> what it returns
+     * @param <E> what it may throw
+     */
+    @FunctionalInterface
+    public interface WithWeights<T, E extends Exception> {
+        /** Runs with the EMA weights in the block. */
+        T run() throws E;
     }
 
     /**
@@ -176,7 +309,7 @@ public final class EmaModel implements AutoCloseable {
      * @throws IllegalArgumentException when the factory's block does not have the tracked parameters
      */
     public Model averagedModel(String name, Supplier<Block> blockFactory) {
-        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
+        requireUsable("averagedModel()");
         Block fresh = blockFactory.get();
         Model model = Model.newInstance(name, Device.cpu());
         try {
@@ -216,7 +349,7 @@ public final class EmaModel implements AutoCloseable {
      * Fails with a clear message unless {@code other} has exactly the tracked parameters: same names, shapes and data
      * types, in any order. The message lists the first differences.
      */
-    public void checkMatches(Block other) {
+    void checkMatches(Block other) {
         Map<String, String> expected = new LinkedHashMap<>();
         for (Tracked t : tracked) {
             expected.put(t.name, t.shape + " " + t.dtype);
@@ -255,7 +388,7 @@ public final class EmaModel implements AutoCloseable {
      * @throws IllegalArgumentException when the block has no such parameter or the target is too small
      */
     public void readEmaWeight(String name, ByteBuffer target) {
-        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
+        requireUsable("readEmaWeight()");
         int averagedIndex = 0;
         for (Tracked t : tracked) {
             if (t.name.equals(name)) {
@@ -306,7 +439,7 @@ public final class EmaModel implements AutoCloseable {
         EmaClock clock = shadows.clock();
         return new EmaStatus(clock.updates(), clock.skippedUpdates(), clock.lastDecay(), clock.nextDecay(),
                 clock.horizon(), clock.schedule(), averagedCount, tracked.size() - averagedCount,
-                shadows.shadowBytes());
+                shadows.shadowBytes(), clock.nonFinitePolicy());
     }
 
     /**
@@ -314,20 +447,8 @@ public final class EmaModel implements AutoCloseable {
      * weights. Computed on request; costs one pass over the averaged parameters.
      */
     public double drift() {
-        requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
+        requireUsable("drift()");
         return shadows.drift();
-    }
-
-    /**
-     * The core state (host shadows and counters) of an EMA whose shadows are in host memory.
-     *
-     * @throws IllegalStateException when the shadows are on the model's device ({@link ShadowPlacement}); save them
-     *     with {@link #snapshot()} instead
-     */
-    public EmaState state() {
-        requireState(shadows instanceof HostShadows, "this EMA keeps its shadows on the model's device, not in an"
-                + " EmaState; save them with snapshot()");
-        return ((HostShadows) shadows).state();
     }
 
     /**
@@ -335,18 +456,19 @@ public final class EmaModel implements AutoCloseable {
      * what {@link Builder#resume} turns back into this EMA bit for bit, wherever its shadows are kept.
      */
     public EmaSnapshot snapshot() {
+        requireState(!closed, "this EMA is closed");
         requireState(openSwap == null, "the EMA weights are swapped into the model; close the swap first");
-        return shadows.snapshot();
+        EmaSnapshot saved = shadows.snapshot();
+        return new EmaSnapshot(saved.schedule(), saved.updates(), saved.skippedUpdates(), saved.shadows(),
+                rules(tracked));
     }
 
-    /** A copy of the update counts, the last decay, the schedule and the non-finite policy. */
-    public EmaClock clock() {
-        return shadows.clock();
-    }
-
-    /** The averaged tensors (names, shapes, live formats), in the order of the shadow indices. */
-    public List<TensorSpec> averagedTensors() {
-        return shadows.tensors();
+    private static Map<String, ParameterRule> rules(List<Tracked> tracked) {
+        Map<String, ParameterRule> rules = new LinkedHashMap<>();
+        for (Tracked t : tracked) {
+            rules.put(t.name, t.rule);
+        }
+        return rules;
     }
 
     /** Where the shadows are: {@link ShadowPlacement#HOST} or {@link ShadowPlacement#MODEL_DEVICE}. */
@@ -355,17 +477,27 @@ public final class EmaModel implements AutoCloseable {
     }
 
     /**
-     * Stops the update's threads and frees the shadows held outside the Java heap (on the model's device); the EMA
-     * cannot be updated afterwards. Host shadows are left to the garbage collector. Closing the model frees device
-     * shadows too.
+     * Puts the live weights back if a swap is open, stops the update's threads and frees the shadows held outside
+     * the Java heap (on the model's device); the EMA cannot be used afterwards. Host shadows are left to the garbage
+     * collector. Closing the model frees device shadows too. A second call does nothing.
      */
     @Override
     public void close() {
-        shadows.close();
+        if (closed) {
+            return;
+        }
+        try {
+            if (openSwap != null) {
+                openSwap.close();
+            }
+        } finally {
+            closed = true;
+            shadows.close();
+        }
     }
 
     /** The tracked block. */
-    public Block block() {
+    Block block() {
         return block;
     }
 
@@ -375,7 +507,7 @@ public final class EmaModel implements AutoCloseable {
                 + ", updateEvery=" + updateEvery + "}";
     }
 
-    /** The scope of a {@link #swapInto swap}: closing it puts the live weights back. */
+    /** The scope of a {@link #swapIn swap}: closing it puts the live weights back. */
     public final class Swap implements AutoCloseable {
         private boolean closed;
 
@@ -386,14 +518,59 @@ public final class EmaModel implements AutoCloseable {
         public void close() {
             if (!closed) {
                 closed = true;
-                exchange();
-                openSwap = null;
+                try {
+                    shadows.exchange();
+                } finally {
+                    openSwap = null;
+                    Swaps.release(EmaModel.this);
+                }
             }
         }
     }
 
+    /**
+     * Which EMA has its weights swapped into which parameters, across every EMA of the JVM: EMAs of one block (or of
+     * blocks that share parameters) must not exchange weights over each other. Parameters are held weakly, by
+     * identity.
+     */
+    private static final class Swaps {
+        private static final Map<Parameter, EmaModel> SWAPPED = new WeakHashMap<>();
+
+        private Swaps() {}
+
+        /** Records that {@code ema} swaps into {@code averaged}, unless another EMA is swapped into any of {@code all}. */
+        static synchronized void claim(EmaModel ema, List<Parameter> averaged, List<Tracked> all) {
+            EmaModel other = holder(all);
+            requireState(other == null || other == ema, "the weights of another EMA of this block are swapped into"
+                    + " it; close that swap first (" + other + ")");
+            for (Parameter p : averaged) {
+                SWAPPED.put(p, ema);
+            }
+        }
+
+        static synchronized void release(EmaModel ema) {
+            SWAPPED.values().removeIf(holder -> holder == ema);
+        }
+
+        /** The EMA whose weights are swapped into any of the parameters, or null. */
+        static synchronized EmaModel holder(List<Tracked> parameters) {
+            for (Tracked t : parameters) {
+                EmaModel holder = SWAPPED.get(t.parameter);
+                if (holder != null) {
+                    return holder;
+                }
+            }
+            return null;
+        }
+    }
+
+    /**
+     * One tracked parameter and its rule.
+     *
+     * @param trainable whether it required a gradient when the rule was decided
+     */
     private record Tracked(String name, Parameter parameter, String shape, String dtype, ParameterRule rule,
-            String reason) {}
+            String reason, boolean trainable) {}
 
     /** Options of an EMA: parameter policy, non-finite policy, step accounting, update interval. */
     public static final class Builder {
@@ -409,6 +586,18 @@ public final class EmaModel implements AutoCloseable {
         private Builder(DecaySchedule schedule) {
             requireArgument(schedule != null, "schedule", "non-null", null);
             this.schedule = schedule;
+        }
+
+        private Builder copy() {
+            Builder b = new Builder(schedule);
+            b.policy = policy;
+            b.nonFinite = nonFinite;
+            b.optimizerSteps = optimizerSteps;
+            b.updateEvery = updateEvery;
+            b.threads = threads;
+            b.zeroCopy = zeroCopy;
+            b.placement = placement;
+            return b;
         }
 
         /** Which parameters are averaged; the seed's policy by default. */
@@ -434,11 +623,13 @@ public final class EmaModel implements AutoCloseable {
 
         /**
          * Splits each update over up to {@code threads} threads (the calling one and daemon threads the EMA owns until
-         * {@link EmaModel#close()}), at least 16,384 elements each; the result is the same for any number. Default 1.
-         * Applies to shadows in host memory ({@link ShadowPlacement}); on a device the engine decides.
+         * {@link EmaModel#close()}), at least 16,384 elements each; the result is the same for any number. Default 1;
+         * at most the JVM's {@code Runtime.availableProcessors()}, which uses every core. Applies to shadows in host
+         * memory ({@link ShadowPlacement}); on a device the engine decides.
          */
         public Builder threads(int threads) {
-            requireArgument(threads >= 1 && threads <= 1024, "threads", "in [1, 1024]", threads);
+            int cores = Runtime.getRuntime().availableProcessors();
+            requireArgument(threads >= 1 && threads <= cores, "threads", "in [1, " + cores + "]", threads);
             this.threads = threads;
             return this;
         }
@@ -464,7 +655,10 @@ public final class EmaModel implements AutoCloseable {
             return this;
         }
 
-        /** Averages every {@code k}-th step with the decay of k steps compounded; {@code k >= 1}, 1 by default. */
+        /**
+         * Averages every {@code k}-th step with the decay of k steps compounded; {@code k >= 1}, 1 by default. Steps
+         * are optimizer steps when {@link #optimizerSteps} is set, else calls of {@link EmaModel#step()}.
+         */
         public Builder updateEvery(int k) {
             requireArgument(k >= 1, "updateEvery", ">= 1", k);
             this.updateEvery = k;
@@ -478,17 +672,7 @@ public final class EmaModel implements AutoCloseable {
          */
         public EmaModel track(Block block) {
             Plan plan = plan(block);
-            if (plan.onDevice) {
-                return new EmaModel(this, block, plan.tracked, DeviceShadows.start(plan.averaged, plan.specs,
-                        EmaClock.start(schedule, nonFinite)));
-            }
-            LiveTensors live = plan.hostLive();
-            try {
-                return new EmaModel(this, block, plan.tracked, new HostShadows(EmaState.builder(schedule)
-                        .nonFinite(nonFinite).threads(threads).start(plan.specs, live), live));
-            } finally {
-                live.discardCopies();
-            }
+            return new EmaModel(this, block, plan.tracked, store(plan, null));
         }
 
         /**
@@ -503,17 +687,32 @@ public final class EmaModel implements AutoCloseable {
         public EmaModel resume(Block block, EmaSnapshot snapshot) {
             requireArgument(snapshot != null, "snapshot", "non-null", null);
             Plan plan = plan(block);
-            if (plan.onDevice) {
-                requireArgument(snapshot.schedule().equals(schedule), "schedule", "the snapshot's "
-                        + snapshot.schedule(), schedule);
-                snapshot.requireShadowsOf(plan.specs);
-                return new EmaModel(this, block, plan.tracked, DeviceShadows.restore(plan.averaged, plan.specs,
-                        EmaClock.restore(schedule, nonFinite, snapshot.updates(), snapshot.skippedUpdates()),
-                        snapshot));
+            snapshot.requireSchedule(schedule);
+            snapshot.requireRules(rules(plan.tracked));
+            return new EmaModel(this, block, plan.tracked, store(plan, snapshot));
+        }
+
+        /** The shadows of the plan's averaged parameters: copies of the live weights, or {@code snapshot}'s. */
+        private ShadowStore store(Plan plan, EmaSnapshot snapshot) {
+            if (plan.onDevice && snapshot == null) {
+                return DeviceShadows.start(plan.averaged, plan.specs, EmaClock.start(schedule, nonFinite));
             }
-            EmaState state = EmaState.builder(schedule).nonFinite(nonFinite).threads(threads)
-                    .restore(plan.specs, snapshot);
-            return new EmaModel(this, block, plan.tracked, new HostShadows(state, plan.hostLive()));
+            if (plan.onDevice) {
+                snapshot.requireSchedule(schedule);
+                snapshot.requireShadowsOf(plan.specs);
+                return DeviceShadows.restore(plan.averaged, plan.specs, EmaClock.restore(schedule, nonFinite,
+                        snapshot.updates(), snapshot.skippedUpdates()), snapshot);
+            }
+            EmaState.Builder state = EmaState.builder(schedule).nonFinite(nonFinite).threads(threads);
+            LiveTensors live = plan.hostLive();
+            if (snapshot != null) {
+                return new HostShadows(state.restore(plan.specs, snapshot), live);
+            }
+            try {
+                return new HostShadows(state.start(plan.specs, live), live);
+            } finally {
+                live.discardCopies();
+            }
         }
 
         /**
@@ -551,7 +750,8 @@ public final class EmaModel implements AutoCloseable {
                 ParameterPolicy.Decision decision = policy.decide(info);
                 NDArray array = parameter.getArray();
                 tracked.add(new Tracked(p.getKey(), parameter, array.getShape().toString(),
-                        array.getDataType().toString(), decision.rule(), decision.reason()));
+                        array.getDataType().toString(), decision.rule(), decision.reason(),
+                        parameter.requiresGradient()));
                 if (decision.rule() == ParameterRule.AVERAGE) {
                     specs.add(new TensorSpec(p.getKey(), array.getShape().getShape(),
                             LiveTensors.formatOf(parameter)));

@@ -1,9 +1,11 @@
 package ema4j.djl;
 
+import ema4j.core.NonFinitePolicy;
 import ema4j.core.schedule.DecaySchedule;
 
 /**
- * A snapshot of an EMA's counters and telemetry.
+ * An EMA's counters and telemetry now. Its counts are in optimizer steps when step accounting is configured
+ * ({@code EmaModel.Builder.optimizerSteps}), else in calls of {@code EmaModel.step()}.
  *
  * @param updates optimizer steps averaged in so far
  * @param skippedUpdates optimizer steps whose update was skipped for a non-finite weight
@@ -14,6 +16,8 @@ import ema4j.core.schedule.DecaySchedule;
  * @param averagedParameters parameters with a shadow
  * @param copiedParameters parameters read from the live model
  * @param shadowBytes bytes held by the shadows: the EMA's extra memory
+ * @param nonFinite what an update does with a NaN or infinite weight
  */
 public record EmaStatus(long updates, long skippedUpdates, double lastDecay, double nextDecay, double horizon,
-        DecaySchedule schedule, int averagedParameters, int copiedParameters, long shadowBytes) {}
+        DecaySchedule schedule, int averagedParameters, int copiedParameters, long shadowBytes,
+        NonFinitePolicy nonFinite) {}

@@ -60,7 +60,8 @@ public final class EmaTraining {
         Evaluation averaged = null;
         if (validation != null) {
             raw = Evaluation.of(trainer, validation);
-            try (EmaModel.Swap swap = ema.swapInto(trainer.getModel().getBlock())) {
+            EmaModel.Swap emaWeights = ema.swapIn();
+            try (emaWeights) {
                 averaged = Evaluation.of(trainer, validation);
             }
         }

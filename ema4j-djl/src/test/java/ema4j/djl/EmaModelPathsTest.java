@@ -34,9 +34,9 @@ class EmaModelPathsTest {
                     }
                 }
             }
-            double[][] shadows = new double[ema.state().tensors().size()][];
+            double[][] shadows = new double[Shadows.names(ema).size()][];
             for (int i = 0; i < shadows.length; i++) {
-                shadows[i] = ema.state().shadowValues(i);
+                shadows[i] = Shadows.of(ema, i);
             }
             ema.close();
             return shadows;
@@ -62,8 +62,8 @@ class EmaModelPathsTest {
                 }
             }
             float[] live = net.values("01Conv2d_weight");
-            double[] shadow = ema.state().shadowValues(0);
-            try (EmaModel.Swap swap = ema.swapInto(net.model.getBlock())) {
+            double[] shadow = Shadows.of(ema, 0);
+            try (EmaModel.Swap swap = ema.swapIn()) {
                 float[] swapped = net.values("01Conv2d_weight");
                 for (int i = 0; i < swapped.length; i++) {
                     assertThat((double) swapped[i]).isEqualTo(shadow[i]);

@@ -156,14 +156,14 @@ class EmaModelTest {
             EmaModel ema = EmaModel.track(block, Preset.LONG.schedule());
             trainOneEpoch(net, ema);
             Map<String, float[]> live = snapshot(block);
-            double[] shadow = ema.state().shadowValues(0);
-            try (EmaModel.Swap swap = ema.swapInto(block)) {
+            double[] shadow = Shadows.of(ema, 0);
+            try (EmaModel.Swap swap = ema.swapIn()) {
                 float[] swapped = net.values("01Conv2d_weight");
                 for (int i = 0; i < swapped.length; i++) {
                     assertThat((double) swapped[i]).isEqualTo(shadow[i]);
                 }
                 assertThatThrownBy(ema::step).isInstanceOf(IllegalStateException.class);
-                assertThatThrownBy(() -> ema.swapInto(block)).isInstanceOf(IllegalStateException.class);
+                assertThatThrownBy(() -> ema.swapIn()).isInstanceOf(IllegalStateException.class);
             }
             Map<String, float[]> back = snapshot(block);
             live.forEach((name, values) -> assertThat(back.get(name)).as(name).containsExactly(values));
@@ -180,19 +180,19 @@ class EmaModelTest {
                 trainOneEpoch(net, ema);
             }
             plain = snapshot(net.model.getBlock());
-            plainShadow = ema.state().shadowValues(2);
+            plainShadow = Shadows.of(ema, 2);
         }
         try (SmallNet net = new SmallNet(21)) {
             EmaModel ema = EmaModel.track(net.model.getBlock(), Preset.SHORT.schedule());
             for (int epoch = 0; epoch < 3; epoch++) {
                 trainOneEpoch(net, ema);
-                try (EmaModel.Swap swap = ema.swapInto(net.model.getBlock())) {
+                try (EmaModel.Swap swap = ema.swapIn()) {
                     Evaluation.of(net.trainer, net.validation);
                 }
             }
             Map<String, float[]> swapped = snapshot(net.model.getBlock());
             plain.forEach((name, values) -> assertThat(swapped.get(name)).as(name).containsExactly(values));
-            assertThat(ema.state().shadowValues(2)).containsExactly(plainShadow);
+            assertThat(Shadows.of(ema, 2)).containsExactly(plainShadow);
         }
     }
 
@@ -228,19 +228,19 @@ class EmaModelTest {
             trainOneEpoch(net, ema);
             double[][] before = new double[4][];
             for (int i = 0; i < 4; i++) {
-                before[i] = ema.state().shadowValues(i);
+                before[i] = Shadows.of(ema, i);
             }
             NDArray weight = net.model.getBlock().getParameters().get("05Linear_weight").getArray();
             weight.toByteBuffer(true).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer().put(5, Float.NaN);
             assertThatThrownBy(ema::step).isInstanceOf(NonFiniteWeightsException.class)
                     .hasMessageStartingWith("weight 05Linear_weight[5] is not finite at EMA update 9;");
             for (int i = 0; i < 4; i++) {
-                double[] after = ema.state().shadowValues(i);
+                double[] after = Shadows.of(ema, i);
                 for (int k = 0; k < after.length; k++) {
                     assertThat(after[k]).isCloseTo(before[i][k], within(2.0 * Math.ulp((float) before[i][k])));
                 }
             }
-            assertThat(ema.state().shadowValues(2)).containsExactly(before[2]);
+            assertThat(Shadows.of(ema, 2)).containsExactly(before[2]);
         }
     }
 
@@ -310,7 +310,6 @@ class EmaModelTest {
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("01Conv2d_weight: EMA holds (4, 1, 3, 3) float32, block has (5, 1, 3, 3)")
                     .hasMessageContaining("missing 02BatchNorm_gamma");
-            assertThatThrownBy(() -> ema.swapInto(different)).isInstanceOf(IllegalArgumentException.class);
         }
     }
 
@@ -323,5 +322,176 @@ class EmaModelTest {
             assertThat(ema.drift()).isGreaterThan(0).isLessThan(1);
             assertThat(ema.status().horizon()).isCloseTo(4, within(1e-9));
         }
+    }
+
+    /** One batch: forward, backward, optimizer step, then the EMAs' steps. */
+    private static void stepOnce(SmallNet net, EmaModel... emas) throws Exception {
+        Batch batch = net.trainer.iterateDataset(net.train).iterator().next();
+        try (batch) {
+            EasyTrain.trainBatch(net.trainer, batch);
+            net.trainer.step();
+            for (EmaModel ema : emas) {
+                ema.step();
+            }
+        }
+    }
+
+    private static float[] emaWeight(EmaModel ema, String name) {
+        float[] values = new float[shapeSize(ema, name)];
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(4 * values.length)
+                .order(java.nio.ByteOrder.nativeOrder());
+        ema.readEmaWeight(name, bytes);
+        bytes.asFloatBuffer().get(values);
+        return values;
+    }
+
+    private static int shapeSize(EmaModel ema, String name) {
+        String shape = ema.parameters().stream().filter(r -> r.name().equals(name)).findFirst().orElseThrow().shape();
+        int size = 1;
+        for (String dim : shape.replaceAll("[()\\s]", "").split(",")) {
+            size *= Integer.parseInt(dim);
+        }
+        return size;
+    }
+
+    private static ParameterRule rule(EmaModel ema, String name) {
+        return ema.parameters().stream().filter(r -> r.name().equals(name)).findFirst().orElseThrow().rule();
+    }
+
+    private static void assertSameValues(Map<String, float[]> actual, Map<String, float[]> expected) {
+        assertThat(actual.keySet()).isEqualTo(expected.keySet());
+        for (String name : expected.keySet()) {
+            assertThat(actual.get(name)).as(name).containsExactly(expected.get(name));
+        }
+    }
+
+    @Test
+    void twoEmasOfOneBlockNeverExchangeWeightsOverEachOther() throws Exception {
+        try (SmallNet net = new SmallNet(93)) {
+            Block block = net.model.getBlock();
+            EmaModel fast = EmaModel.track(block, DecaySchedule.constant(0.5));
+            EmaModel slow = EmaModel.track(block, DecaySchedule.constant(0.99));
+            for (int i = 0; i < 5; i++) {
+                stepOnce(net, fast, slow);
+            }
+            Map<String, float[]> live = snapshot(block);
+            ema4j.core.EmaSnapshot fastSaved = fast.snapshot();
+            ema4j.core.EmaSnapshot slowSaved = slow.snapshot();
+            EmaModel.Swap fastWeights = fast.swapIn();
+            try (fastWeights) {
+                assertThatThrownBy(slow::swapIn).isInstanceOf(IllegalStateException.class)
+                        .hasMessageStartingWith("the weights of another EMA of this block are swapped into it");
+                assertThatThrownBy(slow::step).isInstanceOf(IllegalStateException.class)
+                        .hasMessageStartingWith("the weights of another EMA of this block are swapped into it");
+                assertThatThrownBy(slow::drift).isInstanceOf(IllegalStateException.class);
+                assertThatThrownBy(fast::step).isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("close the swap before step()");
+            }
+            assertSameValues(snapshot(block), live);
+            assertThat(fast.snapshot()).isEqualTo(fastSaved);
+            assertThat(slow.snapshot()).isEqualTo(slowSaved);
+            float[] slowInBlock = slow.withEmaWeights(() -> {
+                assertThatThrownBy(fast::swapIn).isInstanceOf(IllegalStateException.class);
+                return net.values("05Linear_weight");
+            });
+            assertThat(slowInBlock).containsExactly(emaWeight(slow, "05Linear_weight"));
+            assertSameValues(snapshot(block), live);
+            stepOnce(net, fast, slow);   // both update again once no swap is open
+            assertThat(fast.status().updates()).isEqualTo(6);
+            assertThat(slow.status().updates()).isEqualTo(6);
+        }
+    }
+
+    @Test
+    void aParameterUnfrozenAfterTrackingIsAveragedFromTheFirstUpdateAfterItTrains() throws Exception {
+        try (SmallNet net = new SmallNet(91, true, c -> c)) {
+            Block block = net.model.getBlock();
+            EmaModel ema = EmaModel.track(block, DecaySchedule.constant(0.5));
+            trainOneEpoch(net, ema);
+            assertThat(rule(ema, "07Linear_weight")).isEqualTo(ParameterRule.COPY);
+            int shadowsBefore = ema.status().averagedParameters();
+            block.getChildren().get(6).getValue().freezeParameters(false);
+            stepOnce(net, ema);
+            // its shadow starts from its value when the update first sees it train
+            float[] first = net.values("07Linear_weight");
+            assertThat(rule(ema, "07Linear_weight")).isEqualTo(ParameterRule.AVERAGE);
+            assertThat(ema.describeParameters()).containsPattern("07Linear_weight .* average");
+            assertThat(ema.status().averagedParameters()).isEqualTo(shadowsBefore + 2);
+            assertThat(emaWeight(ema, "07Linear_weight")).containsExactly(first);
+            stepOnce(net, ema);
+            float[] second = net.values("07Linear_weight");
+            assertThat(second).isNotEqualTo(first);
+            float[] expected = new float[first.length];
+            for (int i = 0; i < expected.length; i++) {
+                expected[i] = Math.fma(0.5f, second[i] - first[i], first[i]);
+            }
+            assertThat(emaWeight(ema, "07Linear_weight")).containsExactly(expected);
+            // frozen again: copied from the live model, no shadow
+            block.getChildren().get(6).getValue().freezeParameters(true);
+            stepOnce(net, ema);
+            assertThat(rule(ema, "07Linear_weight")).isEqualTo(ParameterRule.COPY);
+            assertThat(ema.status().averagedParameters()).isEqualTo(shadowsBefore);
+            assertThat(emaWeight(ema, "07Linear_weight")).containsExactly(net.values("07Linear_weight"));
+        }
+    }
+
+    @Test
+    void closingWhileSwappedPutsTheLiveWeightsBackAndEndsTheEma() throws Exception {
+        try (SmallNet net = new SmallNet(95)) {
+            Block block = net.model.getBlock();
+            EmaModel ema = EmaModel.track(block, DecaySchedule.constant(0.5));
+            trainOneEpoch(net, ema);
+            Map<String, float[]> live = snapshot(block);
+            ema.swapIn();
+            ema.close();
+            assertSameValues(snapshot(block), live);
+            assertThatThrownBy(ema::step).isInstanceOf(IllegalStateException.class).hasMessage("this EMA is closed");
+            assertThatThrownBy(ema::swapIn).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("this EMA is closed");
+            ema.close();
+            EmaModel other = EmaModel.track(block, DecaySchedule.constant(0.5));
+            other.withEmaWeights(() -> null);   // the closed EMA holds no claim on the block
+            other.close();
+        }
+    }
+
+    @Test
+    void closingReleasesEveryUpdateThreadAndThreadsAreBoundByTheMachine() throws Exception {
+        int cores = Runtime.getRuntime().availableProcessors();
+        assertThatThrownBy(() -> EmaModel.builder(DecaySchedule.constant(0.5)).threads(100_000))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("threads must be in [1, " + cores + "], was 100000");
+        java.util.Set<Thread> before = updateThreads();
+        java.util.Set<Thread> started = new java.util.HashSet<>();
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Block block = new ai.djl.nn.SequentialBlock().add(ai.djl.nn.core.Linear.builder().setUnits(200).build());
+            // 40,200 parameters: two runs of at least 16,384 elements, so a second thread
+            block.initialize(manager, ai.djl.ndarray.types.DataType.FLOAT32, new ai.djl.ndarray.types.Shape(1, 200));
+            for (int i = 0; i < 20; i++) {
+                EmaModel ema = EmaModel.builder(DecaySchedule.constant(0.5)).threads(Math.min(2, cores)).track(block);
+                ema.step();
+                ema.step();
+                started.addAll(updateThreads());
+                ema.close();
+            }
+        }
+        started.removeAll(before);
+        if (cores >= 2) {
+            assertThat(started).isNotEmpty();
+        }
+        for (Thread thread : started) {
+            thread.join(10_000);
+        }
+        assertThat(started).noneMatch(Thread::isAlive);
+    }
+
+    private static java.util.Set<Thread> updateThreads() {
+        java.util.Set<Thread> threads = new java.util.HashSet<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().equals("ema4j-update") && t.isAlive()) {
+                threads.add(t);
+            }
+        }
+        return threads;
     }
 }

@@ -14,10 +14,10 @@ class EmaTrainingTest {
 
     /** With decay 0 the EMA copies: it equals the live weights exactly only if it saw them after the last step. */
     private static void assertEmaHoldsTheFinalWeights(SmallNet net, EmaModel ema) {
-        List<String> names = ema.state().tensors().stream().map(ema4j.core.TensorSpec::name).toList();
+        List<String> names = Shadows.names(ema);
         for (int i = 0; i < names.size(); i++) {
             float[] live = net.values(names.get(i));
-            double[] shadow = ema.state().shadowValues(i);
+            double[] shadow = Shadows.of(ema, i);
             for (int k = 0; k < live.length; k++) {
                 assertThat(shadow[k]).as(names.get(i)).isEqualTo(live[k]);
             }
@@ -56,7 +56,7 @@ class EmaTrainingTest {
             assertThat(last.ema().loss()).as("EMA and raw weights differ after 16 averaged steps")
                     .isNotEqualTo(last.raw().loss());
             assertThat(last.raw().loss()).isEqualTo(Evaluation.of(net.trainer, net.validation).loss());
-            try (EmaModel.Swap swap = ema.swapInto(net.model.getBlock())) {
+            try (EmaModel.Swap swap = ema.swapIn()) {
                 assertThat(last.ema().loss()).isEqualTo(Evaluation.of(net.trainer, net.validation).loss());
             }
         }
@@ -80,7 +80,7 @@ class EmaTrainingTest {
                 assertThat(results.get(1).emaUpdates()).isEqualTo(16);
                 assertThat(results.get(1).ema().loss()).isNotEqualTo(results.get(1).raw().loss());
                 assertThat(results.get(1).raw().loss()).isEqualTo(Evaluation.of(net.trainer, validation).loss());
-                try (EmaModel.Swap swap = listener.ema().swapInto(net.model.getBlock())) {
+                try (EmaModel.Swap swap = listener.ema().swapIn()) {
                     assertThat(results.get(1).ema().loss()).isEqualTo(Evaluation.of(net.trainer, validation).loss());
                 }
             }

@@ -75,7 +75,8 @@ public final class SeedTrainingLoop {
                             ema.step();                             // the key step: after every optimizer step
                         }
                     }
-                    try (EmaModel.Swap swap = ema.swapInto(model.getBlock())) {   // validate with the EMA model
+                    EmaModel.Swap emaWeights = ema.swapIn();                  // validate with the EMA model
+                    try (emaWeights) {
                         Evaluation result = Evaluation.of(trainer, validation);
                         accuracy = result.metric("Accuracy");
                         System.out.printf("epoch %d: EMA validation loss %.4f, accuracy %.2f%%%n", epoch,

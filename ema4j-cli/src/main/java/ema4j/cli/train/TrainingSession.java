@@ -279,7 +279,8 @@ public final class TrainingSession {
         Evaluation raw = Evaluation.of(trainer, test);
         Evaluation averaged = null;
         if (ema != null) {
-            try (EmaModel.Swap swap = ema.swapInto(trainer.getModel().getBlock())) {
+            EmaModel.Swap emaWeights = ema.swapIn();
+            try (emaWeights) {
                 averaged = Evaluation.of(trainer, test);
             }
         }

@@ -9,12 +9,14 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import com.fasterxml.jackson.databind.JsonNode;
-import ema4j.core.EmaClock;
 import ema4j.core.EmaSnapshot;
 import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.WeightFormat;
+import ema4j.core.policy.ParameterRule;
 import ema4j.djl.EmaModel;
+import ema4j.djl.EmaStatus;
+import ema4j.djl.ParameterReport;
 import ema4j.djl.optim.CheckpointableOptimizer;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.CheckpointFormatException;
@@ -26,6 +28,7 @@ import ema4j.io.safetensors.TensorEntry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -128,13 +131,13 @@ public final class TrainingCheckpoint {
      */
     private static void addEma(CheckpointStore.Contents contents, String file, Block block, EmaModel ema) {
         contents.tensors(file, emaModel(block, ema));
-        List<TensorSpec> averaged = ema.averagedTensors();
-        if (averaged.stream().anyMatch(t -> t.format().shadowBytesPerElement() != t.format().bytesPerElement())) {
-            EmaSnapshot snapshot = ema.snapshot();
+        boolean wider = ema.parameters().stream().anyMatch(r -> r.rule() == ParameterRule.AVERAGE
+                && (r.dtype().equals(DataType.FLOAT16.toString()) || r.dtype().equals(DataType.BFLOAT16.toString())));
+        if (wider) {
             SafetensorsWriter shadows = SafetensorsWriter.create();
-            for (TensorSpec spec : averaged) {
-                shadows.tensor(spec.name(), spec.format() == WeightFormat.FLOAT64 ? "F64" : "F32", spec.shape(),
-                        snapshot.shadows().get(spec.name()));
+            for (EmaSnapshot.SavedShadow shadow : ema.snapshot().shadows()) {
+                TensorSpec spec = shadow.tensor();
+                shadows.tensor(spec.name(), spec.format().safetensorsName(), spec.shape(), shadow.values());
             }
             contents.tensors(shadowsFile(file), shadows);
         }
@@ -163,13 +166,14 @@ public final class TrainingCheckpoint {
 
     private static Map<String, Object> emaState(EmaModel ema) {
         Map<String, Object> e = new LinkedHashMap<>();
-        EmaClock clock = ema.clock();
-        e.put("schedule", ScheduleCodec.toMap(clock.schedule()));
-        e.put("updates", clock.updates());
-        e.put("skippedUpdates", clock.skippedUpdates());
-        e.put("lastDecay", clock.updates() == 0 ? null : clock.lastDecay());
-        e.put("nonFinite", clock.nonFinitePolicy().name());
-        e.put("averaged", ema.averagedTensors().stream().map(TensorSpec::name).toList());
+        EmaStatus status = ema.status();
+        e.put("schedule", ScheduleCodec.toMap(status.schedule()));
+        e.put("updates", status.updates());
+        e.put("skippedUpdates", status.skippedUpdates());
+        e.put("lastDecay", status.updates() == 0 ? null : status.lastDecay());
+        e.put("nonFinite", status.nonFinite().name());
+        e.put("averaged", ema.parameters().stream().filter(r -> r.rule() == ParameterRule.AVERAGE)
+                .map(ParameterReport::name).toList());
         return e;
     }
 
@@ -264,17 +268,18 @@ public final class TrainingCheckpoint {
     private static EmaModel resume(Checkpoint checkpoint, String file, JsonNode state, EmaModel.Builder builder,
             Block block) throws IOException {
         boolean exact = checkpoint.has(shadowsFile(file));
-        Map<String, ByteBuffer> shadows = new LinkedHashMap<>();
+        List<EmaSnapshot.SavedShadow> shadows = new ArrayList<>();
         try (SafetensorsFile tensors = checkpoint.tensors(exact ? shadowsFile(file) : file)) {
             for (JsonNode name : state.path("averaged")) {
-                if (tensors.find(name.asText()).isEmpty()) {
-                    throw new CheckpointFormatException(checkpoint.directory(), (exact ? shadowsFile(file) : file)
-                            + " lacks the averaged parameter " + name.asText());
-                }
-                shadows.put(name.asText(), tensors.read(name.asText()));
+                TensorEntry entry = tensors.find(name.asText()).orElseThrow(() -> new CheckpointFormatException(
+                        checkpoint.directory(), (exact ? shadowsFile(file) : file) + " lacks the averaged parameter "
+                                + name.asText()));
+                WeightFormat precision = entry.dtype().equals("F64") ? WeightFormat.FLOAT64 : WeightFormat.FLOAT32;
+                shadows.add(new EmaSnapshot.SavedShadow(new TensorSpec(name.asText(), entry.shape(), precision),
+                        tensors.read(name.asText())));
             }
         }
-        EmaSnapshot snapshot = new EmaSnapshot(ScheduleCodec.fromJson(state.get("schedule")),
+        EmaSnapshot snapshot = EmaSnapshot.of(ScheduleCodec.fromJson(state.get("schedule")),
                 state.path("updates").asLong(), state.path("skippedUpdates").asLong(), shadows);
         return builder.resume(block, snapshot);
     }

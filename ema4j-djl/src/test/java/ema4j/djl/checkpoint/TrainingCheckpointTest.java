@@ -56,8 +56,8 @@ class TrainingCheckpointTest {
     /** Every shadow at its own precision (float32 here), widened to double. */
     private static List<double[]> shadows(EmaModel ema) {
         List<double[]> values = new ArrayList<>();
-        for (ByteBuffer bytes : ema.snapshot().shadows().values()) {
-            FloatBuffer floats = bytes.asFloatBuffer();
+        for (ema4j.core.EmaSnapshot.SavedShadow shadow : ema.snapshot().shadows()) {
+            FloatBuffer floats = shadow.values().asFloatBuffer();
             double[] widened = new double[floats.remaining()];
             for (int k = 0; k < widened.length; k++) {
                 widened[k] = floats.get(k);
