@@ -14,9 +14,9 @@ final class FloatShadow implements Shadow {
 
     static {
         if (!VectorKernels.AVAILABLE) {
-            System.getLogger("ema4j").log(System.Logger.Level.WARNING, "ema4j: the EMA update of float32 weights"
-                    + " runs the " + KERNEL + "; it is several times slower than the Vector API kernel, with the same"
-                    + " bits.");
+            System.getLogger("ema4j").log(System.Logger.Level.WARNING, "ema4j: the EMA update runs its scalar kernel,"
+                    + " several times slower than the Vector API kernel (same results): "
+                    + VectorKernels.UNAVAILABLE_BECAUSE + ".");
         }
     }
 
