@@ -13,7 +13,7 @@ final class EngineOptions {
      */
     void configure() {
         int cores = Runtime.getRuntime().availableProcessors();
-        ema4j.core.Preconditions.requireArgument(threads >= 1 && threads <= cores, "--threads", "in [1, " + cores
+        ema4j.core.internal.Preconditions.requireArgument(threads >= 1 && threads <= cores, "--threads", "in [1, " + cores
                 + "]", threads);
         System.setProperty("ai.djl.pytorch.num_threads", Integer.toString(threads));
         System.setProperty("ai.djl.pytorch.num_interop_threads", "1");

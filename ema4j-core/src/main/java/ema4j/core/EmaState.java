@@ -1,14 +1,15 @@
 package ema4j.core;
 
-import static ema4j.core.Preconditions.requireArgument;
-import static ema4j.core.Preconditions.requireState;
+import static ema4j.core.internal.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireState;
 
+import ema4j.core.internal.EmaClock;
 import ema4j.core.schedule.DecaySchedule;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 

@@ -16,6 +16,6 @@ package ema4j.core;
 public enum NonFinitePolicy {
     /** Throw {@link NonFiniteWeightsException} naming the parameter, the element and the update. */
     FAIL,
-    /** Skip the update, count it in {@link EmaClock#skippedUpdates()} and report it in the {@link UpdateResult}. */
+    /** Skip the update, count it in the skipped updates (EmaModel.status(), EmaState.skippedUpdates()) and report it in the {@link UpdateResult}. */
     SKIP
 }

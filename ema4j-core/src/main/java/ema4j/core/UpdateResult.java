@@ -9,8 +9,4 @@ package ema4j.core;
  * @param nonFiniteParameter the parameter with a non-finite weight when skipped, else null
  * @param nonFiniteElement the flat index of that weight when skipped, else -1
  */
-public record UpdateResult(boolean applied, double decay, int steps, String nonFiniteParameter, long nonFiniteElement) {
-    static UpdateResult applied(double decay, int steps) {
-        return new UpdateResult(true, decay, steps, null, -1);
-    }
-}
+public record UpdateResult(boolean applied, double decay, int steps, String nonFiniteParameter, long nonFiniteElement) {}

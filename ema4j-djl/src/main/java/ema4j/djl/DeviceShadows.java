@@ -1,7 +1,7 @@
 package ema4j.djl;
 
-import static ema4j.core.Preconditions.requireArgument;
-import static ema4j.core.Preconditions.requireState;
+import static ema4j.core.internal.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireState;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -11,7 +11,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
-import ema4j.core.EmaClock;
+import ema4j.core.internal.EmaClock;
 import ema4j.core.EmaSnapshot;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;

@@ -1,7 +1,7 @@
 package ema4j.djl;
 
-import static ema4j.core.Preconditions.requireArgument;
-import static ema4j.core.Preconditions.requireState;
+import static ema4j.core.internal.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireState;
 
 import ai.djl.Device;
 import ai.djl.Model;
@@ -11,7 +11,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.util.Pair;
-import ema4j.core.EmaClock;
+import ema4j.core.internal.EmaClock;
 import ema4j.core.EmaSnapshot;
 import ema4j.core.EmaState;
 import ema4j.core.NonFinitePolicy;

@@ -1,6 +1,6 @@
 package ema4j.djl;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 import ai.djl.training.EasyTrain;
 import ai.djl.training.Trainer;

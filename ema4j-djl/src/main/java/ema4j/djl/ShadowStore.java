@@ -1,6 +1,6 @@
 package ema4j.djl;
 
-import ema4j.core.EmaClock;
+import ema4j.core.internal.EmaClock;
 import ema4j.core.EmaSnapshot;
 import ema4j.core.TensorSpec;
 import ema4j.core.UpdateResult;

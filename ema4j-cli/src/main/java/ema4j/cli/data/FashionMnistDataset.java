@@ -1,7 +1,7 @@
 package ema4j.cli.data;
 
-import static ema4j.core.Preconditions.requireArgument;
-import static ema4j.core.Preconditions.requireState;
+import static ema4j.core.internal.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireState;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;

@@ -1,6 +1,6 @@
 package ema4j.cli.data;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

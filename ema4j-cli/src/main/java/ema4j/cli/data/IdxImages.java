@@ -1,6 +1,6 @@
 package ema4j.cli.data;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 /**
  * Grey-scale images read from an IDX file: {@code count} images of {@code rows x cols} unsigned bytes, row-major,

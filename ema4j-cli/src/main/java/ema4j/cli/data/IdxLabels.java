@@ -1,6 +1,6 @@
 package ema4j.cli.data;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 /**
  * Class labels read from an IDX file: one byte per item, each a class index in {@code 0..9}.

@@ -1,6 +1,6 @@
 package ema4j.cli.data;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 /**
  * Images with their labels, item {@code i} of one belonging to item {@code i} of the other.

@@ -1,6 +1,6 @@
 package ema4j.cli.interop;
 
-import static ema4j.core.Preconditions.requireState;
+import static ema4j.core.internal.Preconditions.requireState;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;

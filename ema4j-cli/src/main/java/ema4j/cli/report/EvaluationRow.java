@@ -1,6 +1,6 @@
 package ema4j.cli.report;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 /**
  * One evaluation during training: where training stood and how the raw and the EMA weights did on the test set.

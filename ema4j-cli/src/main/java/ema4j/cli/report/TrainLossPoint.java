@@ -1,6 +1,6 @@
 package ema4j.cli.report;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 /**
  * The training loss of one batch, as the raw weights saw it at one optimizer step.

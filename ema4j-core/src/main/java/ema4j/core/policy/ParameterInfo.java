@@ -1,6 +1,6 @@
 package ema4j.core.policy;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 /**
  * What a policy needs to know of one model parameter, independent of any framework.

@@ -1,6 +1,6 @@
 package ema4j.core.posthoc;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 /**
  * The weighting that a power-function EMA gives to the training history: EDM2's profile

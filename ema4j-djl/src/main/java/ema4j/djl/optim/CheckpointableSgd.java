@@ -1,6 +1,6 @@
 package ema4j.djl.optim;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;

@@ -1,7 +1,7 @@
 package ema4j.io.safetensors;
 
-import static ema4j.core.Preconditions.requireArgument;
-import static ema4j.core.Preconditions.requireState;
+import static ema4j.core.internal.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireState;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;

@@ -1,15 +1,18 @@
-package ema4j.core;
+package ema4j.core.internal;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
+import ema4j.core.NonFinitePolicy;
+import ema4j.core.NonFiniteWeightsException;
+import ema4j.core.UpdateResult;
 import ema4j.core.schedule.DecaySchedule;
 
 /**
  * The counting half of an EMA, without its values: the schedule, the updates applied and skipped, the last decay and
  * the non-finite policy. It says which decay the next update uses and records what the update did.
  *
- * <p>{@link EmaState} keeps one beside its host shadows. An adapter that keeps the shadows itself, next to the live
- * weights on an accelerator, averages them with the framework's arithmetic and keeps its counts here, so that both
+ * <p>{@link ema4j.core.EmaState} keeps one beside its host shadows. An adapter that keeps the shadows itself, next to
+ * the live weights on an accelerator, averages them with the framework's arithmetic and keeps its counts here, so that both
  * kinds of EMA count, compound and refuse updates the same way. Not thread-safe.
  */
 public final class EmaClock {
@@ -67,7 +70,7 @@ public final class EmaClock {
     public UpdateResult applied(double decay, int steps) {
         updates += steps;
         lastDecay = decay;
-        return UpdateResult.applied(decay, steps);
+        return new UpdateResult(true, decay, steps, null, -1);
     }
 
     /**

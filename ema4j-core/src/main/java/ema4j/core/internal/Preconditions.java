@@ -1,4 +1,4 @@
-package ema4j.core;
+package ema4j.core.internal;
 
 /**
  * The two argument checks of the whole project, in one message form: {@code "<name> must be <rule>, was <value>"}.

@@ -1,8 +1,11 @@
-package ema4j.core;
+package ema4j.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ema4j.core.NonFinitePolicy;
+import ema4j.core.NonFiniteWeightsException;
+import ema4j.core.UpdateResult;
 import ema4j.core.schedule.DecaySchedule;
 import org.junit.jupiter.api.Test;
 
