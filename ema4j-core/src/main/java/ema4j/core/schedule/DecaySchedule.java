@@ -5,8 +5,20 @@ package ema4j.core.schedule;
  *
  * <p>Every schedule is immutable and thread-safe, and its decay never decreases as updates accumulate.
  * {@code updatesSoFar} counts the updates applied before the one being computed (0 for the first update).
+ *
+ * <p>The Python EMA tools count their steps differently; each has the kind that gives its decays update for update:
+ * <ul>
+ *   <li>diffusion_policy's {@code EMAModel} (and diffusers up to 0.11): {@link #warmup()};
+ *   <li>diffusers' {@code EMAModel}, 0.12 on: {@link #diffusers()};
+ *   <li>timm's {@code ModelEmaV3} stepped by timm's {@code train.py}: {@link #timm()}; {@code ModelEma},
+ *       {@code ModelEmaV2} and {@code ModelEmaV3} without a step: {@link #constant(double)};
+ *   <li>torch-ema's {@code ExponentialMovingAverage}: {@link #ramp(double)}, or {@link #constant(double)} with
+ *       {@code use_num_updates=False};
+ *   <li>EDM2's power-function EMA: {@link #powerFunction(double)}.
+ * </ul>
+ * Each kind's javadoc says which of the tool's counters {@code updatesSoFar} is, so a run resumes with that count.
  */
-public sealed interface DecaySchedule permits Warmup, Constant, Ramp, PowerFunction {
+public sealed interface DecaySchedule permits Warmup, Constant, Ramp, PowerFunction, DiffusersDecay, TimmDecay {
 
     /**
      * The decay of the update that follows {@code updatesSoFar} earlier updates.
@@ -67,9 +79,30 @@ public sealed interface DecaySchedule permits Warmup, Constant, Ramp, PowerFunct
         return high;
     }
 
-    /** The seed's warmup schedule with its defaults; see {@link Warmup.Builder} to change them. */
+    /**
+     * The seed's warmup, diffusion_policy's {@code EMAModel} decay: the first {@code updateAfterStep + 2} updates copy,
+     * then {@code 1 - (1 + step / invGamma)^(-power)} clamped. Defaults in {@link Warmup.Builder}.
+     */
     static Warmup.Builder warmup() {
         return Warmup.builder();
+    }
+
+    /**
+     * diffusers' {@code EMAModel} decay (0.12 on): the first {@code updateAfterStep + 1} updates copy, then the ramp
+     * {@code (1 + step) / (10 + step)} or, with {@code useEmaWarmup}, the warmup curve, clamped to
+     * {@code [minDecay, decay]}. Defaults (diffusers') in {@link DiffusersDecay.Builder}.
+     */
+    static DiffusersDecay.Builder diffusers() {
+        return DiffusersDecay.builder();
+    }
+
+    /**
+     * timm's {@code ModelEmaV3} decay as timm's {@code train.py} steps it: the first {@code updateAfterStep + 1}
+     * updates copy, then {@code decay} or, with {@code useWarmup}, the warmup curve clamped to
+     * {@code [minDecay, decay]}. Defaults (timm's) in {@link TimmDecay.Builder}.
+     */
+    static TimmDecay.Builder timm() {
+        return TimmDecay.builder();
     }
 
     /** The same decay for every update. */
@@ -77,7 +110,10 @@ public sealed interface DecaySchedule permits Warmup, Constant, Ramp, PowerFunct
         return new Constant(decay);
     }
 
-    /** TensorFlow's and torch-ema's {@code min(maxDecay, (1 + n) / (10 + n))}. */
+    /**
+     * torch-ema's {@code min(maxDecay, (1 + n) / (10 + n))}, {@code n} counting this update, so no update copies; the
+     * rule of TensorFlow's {@code ExponentialMovingAverage(num_updates=...)} as well, which computes it in float32.
+     */
     static Ramp ramp(double maxDecay) {
         return new Ramp(maxDecay);
     }

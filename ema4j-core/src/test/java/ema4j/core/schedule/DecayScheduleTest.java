@@ -19,18 +19,9 @@ class DecayScheduleTest {
     }
 
     @Test
-    void rampCountsLikeTorchEmaAndStopsAtItsCeiling() {
-        Ramp ramp = DecaySchedule.ramp(0.999);
-        assertThat(ramp.decayAt(0)).isCloseTo(2.0 / 11, within(1e-15));
-        assertThat(ramp.decayAt(9)).isCloseTo(11.0 / 20, within(1e-15));
-        assertThat(ramp.decayAt(100_000)).isEqualTo(0.999);
-    }
-
-    @Test
-    void invalidConstantsAndCeilingsAreRejected() {
+    void invalidConstantsAreRejected() {
         assertThatThrownBy(() -> DecaySchedule.constant(1.01)).hasMessage("decay must be in [0, 1], was 1.01");
         assertThatThrownBy(() -> DecaySchedule.constant(Double.NaN)).hasMessage("decay must be in [0, 1], was NaN");
-        assertThatThrownBy(() -> DecaySchedule.ramp(-1)).hasMessage("maxDecay must be in [0, 1], was -1.0");
     }
 
     @Test

@@ -23,6 +23,77 @@ class WarmupTest {
         return Math.min(max, Math.max(min, 1 - Math.pow(1 + step / invGamma, -power)));
     }
 
+    /**
+     * diffusion_policy's {@code EMAModel}, written out from its Python independently of the production code:
+     * {@code step()} asks {@code get_decay(optimization_step)} and increments the counter afterwards.
+     */
+    private static final class DiffusionPolicyEmaModel {
+        private final long updateAfterStep;
+        private final double invGamma;
+        private final double power;
+        private final double minValue;
+        private final double maxValue;
+        private long optimizationStep = 0;
+
+        DiffusionPolicyEmaModel(long updateAfterStep, double invGamma, double power, double minValue, double maxValue) {
+            this.updateAfterStep = updateAfterStep;
+            this.invGamma = invGamma;
+            this.power = power;
+            this.minValue = minValue;
+            this.maxValue = maxValue;
+        }
+
+        double step() {
+            double decay = getDecay(optimizationStep);
+            optimizationStep += 1;
+            return decay;
+        }
+
+        private double getDecay(long optimizationStep) {
+            long step = Math.max(0, optimizationStep - updateAfterStep - 1);
+            double value = 1 - Math.pow(1 + step / invGamma, -power);
+            if (step <= 0) {
+                return 0.0;
+            }
+            return Math.max(minValue, Math.min(value, maxValue));
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({
+        "0, 1,   0.6666666666666666, 0,   0.9999",
+        "0, 1,   0.75,               0,   0.999",
+        "5, 3,   0.5,                0.5, 0.9",
+        "1, 0.5, 1,                  0,   1",
+    })
+    void everyDecayOfAMillionUpdatesIsDiffusionPolicysOwnArithmetic(long updateAfterStep, double invGamma,
+            double power, double minDecay, double maxDecay) {
+        Warmup schedule = DecaySchedule.warmup().updateAfterStep(updateAfterStep).invGamma(invGamma).power(power)
+                .minDecay(minDecay).maxDecay(maxDecay).build();
+        DiffusionPolicyEmaModel diffusionPolicy = new DiffusionPolicyEmaModel(updateAfterStep, invGamma, power,
+                minDecay, maxDecay);
+        for (long updatesSoFar = 0; updatesSoFar < 1_000_000; updatesSoFar++) {
+            double expected = diffusionPolicy.step();
+            if (schedule.decayAt(updatesSoFar) != expected) {
+                assertThat(schedule.decayAt(updatesSoFar)).as("after %d updates", updatesSoFar).isEqualTo(expected);
+            }
+        }
+    }
+
+    @Test
+    void decaysEqualThoseCPythonComputesInDiffusionPolicysOwnGetDecay() {
+        // printed by CPython 3.11 running diffusion_policy's EMAModel.get_decay (ema_model.py), stepped as step() does
+        Warmup defaults = DecaySchedule.warmup().build();
+        assertThat(defaults.decayAt(0)).isZero();
+        assertThat(defaults.decayAt(1)).isZero();
+        assertThat(defaults.decayAt(2)).isEqualTo(0.3700394750525634);
+        assertThat(defaults.decayAt(3)).isEqualTo(0.5192501432308638);
+        assertThat(defaults.decayAt(10)).isEqualTo(0.7845565309968117);
+        assertThat(defaults.decayAt(1000)).isEqualTo(0.99);
+        assertThat(defaults.decayAt(31_622)).isEqualTo(0.9989999836274639);
+        assertThat(defaults.decayAt(999_999)).isEqualTo(0.9998999999333332);
+    }
+
     @ParameterizedTest
     @CsvSource({"0", "1", "2", "10", "1000", "31623", "1000000"})
     void bothPresetsFollowTheSeedFormulaAtTheListedUpdates(long t) {

@@ -3,8 +3,10 @@ package ema4j.io.checkpoint;
 import com.fasterxml.jackson.databind.JsonNode;
 import ema4j.core.schedule.Constant;
 import ema4j.core.schedule.DecaySchedule;
+import ema4j.core.schedule.DiffusersDecay;
 import ema4j.core.schedule.PowerFunction;
 import ema4j.core.schedule.Ramp;
+import ema4j.core.schedule.TimmDecay;
 import ema4j.core.schedule.Warmup;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -32,6 +34,22 @@ public final class ScheduleCodec {
         } else if (schedule instanceof PowerFunction p) {
             m.put("kind", "powerFunction");
             m.put("gamma", p.gamma());
+        } else if (schedule instanceof DiffusersDecay d) {
+            m.put("kind", "diffusers");
+            m.put("decay", d.decay());
+            m.put("minDecay", d.minDecay());
+            m.put("updateAfterStep", d.updateAfterStep());
+            m.put("useEmaWarmup", d.useEmaWarmup());
+            m.put("invGamma", d.invGamma());
+            m.put("power", d.power());
+        } else if (schedule instanceof TimmDecay t) {
+            m.put("kind", "timm");
+            m.put("decay", t.decay());
+            m.put("minDecay", t.minDecay());
+            m.put("updateAfterStep", t.updateAfterStep());
+            m.put("useWarmup", t.useWarmup());
+            m.put("warmupGamma", t.warmupGamma());
+            m.put("warmupPower", t.warmupPower());
         }
         return m;
     }
@@ -51,9 +69,27 @@ public final class ScheduleCodec {
             case "constant" -> DecaySchedule.constant(number(node, "decay").doubleValue());
             case "ramp" -> DecaySchedule.ramp(number(node, "maxDecay").doubleValue());
             case "powerFunction" -> DecaySchedule.powerFunction(number(node, "gamma").doubleValue());
-            default -> throw new IllegalArgumentException("schedule kind must be warmup, constant, ramp or powerFunction, was '"
-                    + kind + "'");
+            case "diffusers" -> DecaySchedule.diffusers().decay(number(node, "decay").doubleValue())
+                    .minDecay(number(node, "minDecay").doubleValue())
+                    .updateAfterStep(number(node, "updateAfterStep").longValue())
+                    .useEmaWarmup(bool(node, "useEmaWarmup")).invGamma(number(node, "invGamma").doubleValue())
+                    .power(number(node, "power").doubleValue()).build();
+            case "timm" -> DecaySchedule.timm().decay(number(node, "decay").doubleValue())
+                    .minDecay(number(node, "minDecay").doubleValue())
+                    .updateAfterStep(number(node, "updateAfterStep").longValue())
+                    .useWarmup(bool(node, "useWarmup")).warmupGamma(number(node, "warmupGamma").doubleValue())
+                    .warmupPower(number(node, "warmupPower").doubleValue()).build();
+            default -> throw new IllegalArgumentException("schedule kind must be warmup, constant, ramp, powerFunction,"
+                    + " diffusers or timm, was '" + kind + "'");
         };
+    }
+
+    private static boolean bool(JsonNode node, String field) {
+        JsonNode value = node.get(field);
+        if (value == null || !value.isBoolean()) {
+            throw new IllegalArgumentException("schedule field " + field + " must be true or false, was " + value);
+        }
+        return value.booleanValue();
     }
 
     private static JsonNode number(JsonNode node, String field) {
