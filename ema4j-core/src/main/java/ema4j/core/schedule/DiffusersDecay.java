@@ -1,6 +1,6 @@
 package ema4j.core.schedule;
 
-import static ema4j.core.Preconditions.requireArgument;
+import static ema4j.core.internal.Preconditions.requireArgument;
 
 import java.util.Objects;
 
