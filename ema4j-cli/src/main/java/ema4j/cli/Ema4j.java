@@ -2,6 +2,7 @@ package ema4j.cli;
 
 import ema4j.cli.data.DataMissingException;
 import ema4j.cli.data.IdxFormatException;
+import ema4j.core.Ema4jVersion;
 import ema4j.io.checkpoint.CheckpointFormatException;
 import ema4j.io.posthoc.SnapshotFormatException;
 import java.nio.file.NoSuchFileException;
@@ -11,7 +12,7 @@ import picocli.CommandLine.Command;
 /**
  * The {@code ema4j} command: train, schedule, evaluate, compare, inspect, export, import, posthoc and recalibrate-bn.
  */
-@Command(name = "ema4j", mixinStandardHelpOptions = true, version = "ema4j 0.1.0",
+@Command(name = "ema4j", mixinStandardHelpOptions = true, versionProvider = Ema4j.Version.class,
         description = "Exponential moving average of model weights for DJL: train and compare raw vs EMA weights.",
         subcommands = {TrainCommand.class, ScheduleCommand.class, EvaluateCommand.class, CompareCommand.class,
                 InspectCommand.class, ExportCommand.class, ImportCommand.class, PostHocCommand.class,
@@ -44,6 +45,14 @@ public final class Ema4j implements Runnable {
             return 2;
         });
         return cl;
+    }
+
+    /** {@code ema4j --version}: the library's version, as the build wrote it from the POM. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {Ema4jVersion.label()};
+        }
     }
 
     /** Runs the command line and exits with its code. */

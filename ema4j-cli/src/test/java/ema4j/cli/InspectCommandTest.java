@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import ema4j.core.Ema4jVersion;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.Manifest;
 import java.nio.ByteBuffer;
@@ -34,7 +35,7 @@ class InspectCommandTest {
     void theTableShowsTheStepEveryFileWithAShortHashAndEveryTensor() throws Exception {
         CliRun inspect = CliRun.of("inspect", checkpoint.toString());
         assertThat(inspect.exitCode()).as(inspect.err()).isZero();
-        assertThat(inspect.out()).containsPattern("(?m)^step +8$").contains("ema4j 0.1.0")
+        assertThat(inspect.out()).containsPattern("(?m)^step +8$").contains("ema4j " + Ema4jVersion.version())
                 .containsPattern("(?m)^training +step 8,").containsPattern("(?m)^EMA +8 updates");
         Manifest manifest = Checkpoint.open(checkpoint).manifest();
         assertThat(manifest.files()).extracting(Manifest.FileEntry::name)

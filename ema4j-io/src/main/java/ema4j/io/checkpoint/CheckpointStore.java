@@ -3,6 +3,7 @@ package ema4j.io.checkpoint;
 import static ema4j.core.internal.Preconditions.requireArgument;
 
 import com.fasterxml.jackson.databind.SerializationFeature;
+import ema4j.core.Ema4jVersion;
 import ema4j.io.AtomicFiles;
 import ema4j.io.safetensors.SafetensorsFile;
 import ema4j.io.safetensors.TensorEntry;
@@ -35,7 +36,6 @@ import java.util.stream.Stream;
  */
 public final class CheckpointStore {
     private static final Pattern NAME = Pattern.compile("step-(\\d{12})");
-    private static final String LIBRARY = "ema4j 0.1.0";
 
     private final Path root;
     private final int keepLast;
@@ -114,8 +114,8 @@ public final class CheckpointStore {
             writeSynced(file, channel -> channel.write(java.nio.ByteBuffer.wrap(bytes)));
             files.add(new Manifest.FileEntry(e.getKey(), bytes.length, Checkpoint.sha256(file)));
         }
-        Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, LIBRARY, step, Instant.now().toString(), files,
-                tensors);
+        Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, Ema4jVersion.label(), step, Instant.now().toString(),
+                files, tensors);
         byte[] manifestBytes = Checkpoint.JSON.copy().enable(SerializationFeature.INDENT_OUTPUT)
                 .writeValueAsBytes(manifest);
         writeSynced(temporary.resolve(Manifest.FILE_NAME), channel -> channel.write(

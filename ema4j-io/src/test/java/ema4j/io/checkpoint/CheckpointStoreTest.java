@@ -3,6 +3,7 @@ package ema4j.io.checkpoint;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ema4j.core.Ema4jVersion;
 import ema4j.io.safetensors.SafetensorsFile;
 import ema4j.io.safetensors.SafetensorsWriter;
 import java.nio.ByteBuffer;
@@ -31,6 +32,7 @@ class CheckpointStoreTest {
         Checkpoint opened = Checkpoint.open(saved.directory());
         assertThat(opened.step()).isEqualTo(12);
         assertThat(opened.manifest().formatVersion()).isEqualTo(Manifest.FORMAT_VERSION);
+        assertThat(opened.manifest().library()).isEqualTo(Ema4jVersion.label()).doesNotContain("unknown");
         assertThat(opened.manifest().files()).extracting(Manifest.FileEntry::name)
                 .containsExactly("model.safetensors", "state.json");
         assertThat(opened.manifest().tensors()).singleElement()
