@@ -107,8 +107,9 @@ public final class QuickStart {
     public static TestAccuracy evaluate(Trainer trainer, EmaModel ema, Dataset test)
             throws IOException, TranslateException {
         double raw = Evaluation.of(trainer, test).metric("Accuracy");
-        try (EmaModel.Swap swap = ema.swapInto(trainer.getModel().getBlock())) {   // the EMA weights in
+        EmaModel.Swap emaWeights = ema.swapIn();          // the EMA weights in
+        try (emaWeights) {
             return new TestAccuracy(raw, Evaluation.of(trainer, test).metric("Accuracy"));
-        }                                                                           // live weights back, bit-exact
+        }                                                   // live weights back, bit-exact
     }
 }

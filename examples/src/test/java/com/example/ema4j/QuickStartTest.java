@@ -40,9 +40,7 @@ class QuickStartTest {
                     assertThat(ema.status().updates()).isEqualTo(2 * 2000 / QuickStart.BATCH_SIZE);
                     Map<String, byte[]> before = weights(model.getBlock());
                     Map<String, byte[]> swappedIn;
-                    try (EmaModel.Swap swap = ema.swapInto(model.getBlock())) {
-                        swappedIn = weights(model.getBlock());
-                    }
+                    swappedIn = ema.withEmaWeights(() -> weights(model.getBlock()));
                     assertThat(before.keySet()).as("parameters whose EMA differs from the live weights")
                             .anyMatch(name -> !Arrays.equals(before.get(name), swappedIn.get(name)));
 

@@ -17,7 +17,7 @@ class ReadmeQuickStartTest {
     @Test
     void theReadmesQuickStartBlockIsQuotedWordForWordFromQuickStartJava() throws IOException {
         String block = javaBlockUnder(Files.readAllLines(README), "### Quick start");
-        assertThat(block).contains("EmaModel.track(", "trainer.step();", "ema.step();", "ema.swapInto(");
+        assertThat(block).contains("EmaModel.track(", "trainer.step();", "ema.step();", "ema.swapIn()");
 
         // the README drops the four spaces that indent the members of the class
         String asInTheClass = block.lines().map(line -> line.isEmpty() ? line : "    " + line)
