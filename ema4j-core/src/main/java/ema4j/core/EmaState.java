@@ -188,11 +188,14 @@ public final class EmaState implements AutoCloseable {
     }
 
     /**
-     * Writes tensor {@code index}'s shadow into {@code target} in the live format (rounded to nearest even where that
-     * is narrower than the shadow), in the target's byte order.
+     * Writes the shadow of tensor {@code name} into {@code target} in the live format (rounded to nearest even where
+     * that is narrower than the shadow), in the target's byte order.
+     *
+     * @throws IllegalArgumentException when there is no such tensor or the target is too small
      */
-    public void writeShadow(int index, ByteBuffer target) {
+    public void writeShadow(String name, ByteBuffer target) {
         requireState(!swapped, "the EMA weights are swapped into the model; read them there or close the swap");
+        int index = indexOf(name);
         TensorSpec spec = tensors.get(index);
         long bytes = (long) spec.elementCount() * spec.format().bytesPerElement();
         requireArgument(target.remaining() >= bytes, "target of " + spec.name(), "at least " + bytes + " bytes",
@@ -200,10 +203,19 @@ public final class EmaState implements AutoCloseable {
         shadows[index].writeTo(target.slice().order(target.order()));
     }
 
-    /** Tensor {@code index}'s shadow widened to double; a copy, for tests and reports. */
-    public double[] shadowValues(int index) {
+    /** The shadow of tensor {@code name} widened to double; a copy, for tests and reports. */
+    public double[] shadowValues(String name) {
         requireState(!swapped, "the EMA weights are swapped into the model; read them there or close the swap");
-        return shadows[index].toDoubleArray();
+        return shadows[indexOf(name)].toDoubleArray();
+    }
+
+    private int indexOf(String name) {
+        for (int i = 0; i < shadows.length; i++) {
+            if (tensors.get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("name must be one of the averaged tensors, was " + name);
     }
 
     /**

@@ -58,8 +58,13 @@ class EmaStateTest {
         return specs;
     }
 
+    /** Tensor {@code i}'s shadow, widened to double. */
+    static double[] values(EmaState s, int i) {
+        return s.shadowValues(s.tensors().get(i).name());
+    }
+
     private static float[] shadow(EmaState s, int i) {
-        double[] d = s.shadowValues(i);
+        double[] d = values(s, i);
         float[] f = new float[d.length];
         for (int k = 0; k < d.length; k++) {
             f[k] = (float) d[k];
@@ -88,7 +93,7 @@ class EmaStateTest {
                 expected[i] += w[i] / (double) (seen.size() - 1);
             }
         }
-        double[] actual = ema.shadowValues(0);
+        double[] actual = values(ema, 0);
         for (int i = 0; i < 7; i++) {
             assertThat(actual[i]).isCloseTo(expected[i], within(1e-4 * (1 + Math.abs(expected[i]))));
         }
@@ -128,7 +133,7 @@ class EmaStateTest {
         EmaState wide = EmaState.builder(DecaySchedule.constant(1e-9)).start(spec, i -> b);
         b.putDouble(0, 0.0);
         wide.update(i -> b);
-        assertThat(wide.shadowValues(0)[0]).isEqualTo(Math.fma(1 - 1e-9, -1.0, 1.0)).isNotZero();
+        assertThat(values(wide, 0)[0]).isEqualTo(Math.fma(1 - 1e-9, -1.0, 1.0)).isNotZero();
         Live live = new Live(new float[] {1});
         EmaState narrow = EmaState.builder(DecaySchedule.constant(1e-9)).start(specs(1), live);
         live.set(0, new float[] {1e-8f});
@@ -143,8 +148,8 @@ class EmaStateTest {
         EmaState ema = EmaState.builder(DecaySchedule.constant(0.9)).start(specs(2), live);
         live.set(0, new float[] {3, -2});
         ema.update(live);
-        assertThat(ema.shadowValues(0)[0]).isCloseTo(0.9 * 1 + 0.1 * 3, within(1e-6));
-        assertThat(ema.shadowValues(0)[1]).isCloseTo(0.9 * 2 + 0.1 * -2, within(1e-6));
+        assertThat(values(ema, 0)[0]).isCloseTo(0.9 * 1 + 0.1 * 3, within(1e-6));
+        assertThat(values(ema, 0)[1]).isCloseTo(0.9 * 2 + 0.1 * -2, within(1e-6));
         assertThat(ema.updates()).isEqualTo(1);
         assertThat(ema.clock().lastDecay()).isEqualTo(0.9);
         assertThat(ema.clock().horizon()).isCloseTo(10, within(1e-9));
@@ -228,7 +233,7 @@ class EmaStateTest {
                 .start(spec, i -> b);
         b.asDoubleBuffer().put(0, second);
         assertThat(ema.update(i -> b).applied()).isFalse();
-        double[] after = ema.shadowValues(0);
+        double[] after = values(ema, 0);
         double a = 1 - decay;
         for (int i = 0; i < size; i++) {
             if (i >= nanAt % size) {
@@ -315,7 +320,7 @@ class EmaStateTest {
         b.asDoubleBuffer().put(new double[] {1.0 / 3, 2});
         List<TensorSpec> spec = List.of(new TensorSpec("d", new long[] {2}, WeightFormat.FLOAT64));
         EmaState ema = EmaState.builder(DecaySchedule.constant(0.5)).start(spec, i -> b);
-        assertThat(ema.shadowValues(0)[0]).isEqualTo(1.0 / 3);
+        assertThat(values(ema, 0)[0]).isEqualTo(1.0 / 3);
         assertThat(ema.shadowBytes()).isEqualTo(16);
     }
 
@@ -328,7 +333,7 @@ class EmaStateTest {
         b.asShortBuffer().put(0, HalfPrecision.floatToBfloat16(2f));
         ema.update(i -> b);
         // 1 + 0.001 is below bfloat16's resolution at 1 but not float32's: the shadow keeps the small step
-        assertThat(ema.shadowValues(0)[0]).isCloseTo(1.001, within(1e-6));
+        assertThat(values(ema, 0)[0]).isCloseTo(1.001, within(1e-6));
         short before = b.asShortBuffer().get(0);
         ema.exchange(i -> b);
         ema.exchange(i -> b);
@@ -395,7 +400,7 @@ class EmaStateTest {
             resumed.update(live::get);
         }
         for (int i = 0; i < specs.size(); i++) {
-            assertThat(resumed.shadowValues(i)).as(specs.get(i).name()).containsExactly(whole.shadowValues(i));
+            assertThat(values(resumed, i)).as(specs.get(i).name()).containsExactly(values(whole, i));
         }
         assertThat(resumed.updates()).isEqualTo(10);
     }

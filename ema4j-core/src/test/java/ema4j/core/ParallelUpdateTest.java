@@ -104,15 +104,15 @@ class ParallelUpdateTest {
         UpdateResult r2 = many.update(live::get);
         assertThat(r2).isEqualTo(r1);
         for (int i = 0; i < specs.size(); i++) {
-            double[] single = one.shadowValues(i);
-            double[] split = many.shadowValues(i);
+            double[] single = EmaStateTest.values(one, i);
+            double[] split = EmaStateTest.values(many, i);
             if (r1.applied()) {
                 assertThat(split).containsExactly(single);
                 continue;
             }
             // refused: on one thread or several, every element within the rounding of one update
             for (EmaState ema : List.of(one, many)) {
-                double[] after = ema.shadowValues(i);
+                double[] after = EmaStateTest.values(ema, i);
                 for (int k = 0; k < after.length; k++) {
                     EmaStateTest.assertWithinOneUpdate(first.get(i)[k], second.get(i)[k], (float) after[k], 0.9);
                 }
@@ -163,7 +163,7 @@ class ParallelUpdateTest {
         }
         List<double[]> before = new ArrayList<>();
         for (int i = 0; i < specs.size(); i++) {
-            before.add(ema.shadowValues(i));
+            before.add(EmaStateTest.values(ema, i));
         }
         IllegalStateException closed = new IllegalStateException("tensor p8 was closed");
         LiveWeights failing = i -> {
@@ -179,10 +179,10 @@ class ParallelUpdateTest {
                 .hasMessage("live buffer of p4 must be 80000 bytes, was 8 bytes");
         assertThat(ema.updates()).isZero();
         for (int i = 0; i < specs.size(); i++) {
-            assertThat(ema.shadowValues(i)).containsExactly(before.get(i));
+            assertThat(EmaStateTest.values(ema, i)).containsExactly(before.get(i));
         }
         assertThat(ema.update(live::get).applied()).isTrue();
-        assertThat(ema.shadowValues(8)[0]).isEqualTo(54.0);
+        assertThat(EmaStateTest.values(ema, 8)[0]).isEqualTo(54.0);
     }
 
     @Test
@@ -202,7 +202,7 @@ class ParallelUpdateTest {
         assertThat(workers).noneMatch(Thread::isAlive);
         assertThatThrownBy(() -> ema.update(live::get)).isInstanceOf(IllegalStateException.class)
                 .hasMessage("this EMA is closed");
-        assertThat(ema.shadowValues(3)[0]).as("the shadows stay readable").isEqualTo(3.0);
+        assertThat(EmaStateTest.values(ema, 3)[0]).as("the shadows stay readable").isEqualTo(3.0);
     }
 
     private static java.util.Set<Thread> updateThreads() {

@@ -53,7 +53,7 @@ final class UpdateProbe {
         long hash = 17;
         for (int i = 0; i < specs.size(); i++) {
             ByteBuffer out = ByteBuffer.allocate(4 * (int) specs.get(i).elementCount()).order(ByteOrder.nativeOrder());
-            ema.writeShadow(i, out);
+            ema.writeShadow(specs.get(i).name(), out);
             hash = 31 * hash + Arrays.hashCode(out.array());
         }
         ema.close();

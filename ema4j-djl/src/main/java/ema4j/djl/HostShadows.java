@@ -49,7 +49,7 @@ final class HostShadows implements ShadowStore {
 
     @Override
     public void writeShadow(int index, ByteBuffer target) {
-        state.writeShadow(index, target);
+        state.writeShadow(state.tensors().get(index).name(), target);
     }
 
     @Override

@@ -144,7 +144,7 @@ class LiveTensorsTest {
                 .hasMessageContaining("parameter w3 has no live array");
         assertThat(ema.updates()).isZero();
         for (int i = 0; i < 6; i++) {
-            assertThat(ema.shadowValues(i)).containsOnly(i);
+            assertThat(ema.shadowValues("w" + i)).containsOnly(i);
         }
     }
 }
