@@ -6,9 +6,11 @@ import java.nio.DoubleBuffer;
 /** A float64 shadow over float64 live weights. */
 final class DoubleShadow implements Shadow {
     private final double[] values;
+    private final boolean mulAdd;
 
-    DoubleShadow(int size) {
+    DoubleShadow(int size, Arithmetic arithmetic) {
         this.values = new double[size];
+        this.mulAdd = arithmetic == Arithmetic.MUL_ADD;
     }
 
     @Override
@@ -25,7 +27,8 @@ final class DoubleShadow implements Shadow {
             if (!Double.isFinite(wi)) {
                 return i;
             }
-            values[i] = a == 1.0 ? wi : Math.fma(a, wi - values[i], values[i]);   // a copy where 1 - d rounds to 1
+            values[i] = mulAdd ? Math.fma(a, wi, values[i] * decay)
+                    : a == 1.0 ? wi : Math.fma(a, wi - values[i], values[i]);   // a copy where 1 - d rounds to 1
         }
         return -1;
     }
@@ -35,7 +38,7 @@ final class DoubleShadow implements Shadow {
         double a = 1.0 - decay;
         DoubleBuffer w = live.asDoubleBuffer();
         for (int i = from; i < to; i++) {
-            values[i] = Math.fma(-a, w.get(i), values[i]) / (1.0 - a);
+            values[i] = Math.fma(-a, w.get(i), values[i]) / (mulAdd ? decay : 1.0 - a);
         }
     }
 

@@ -42,7 +42,7 @@ public final class EmaState implements AutoCloseable {
     private boolean swapped;
     private boolean closed;
 
-    private EmaState(EmaClock clock, List<TensorSpec> tensors, int threads) {
+    private EmaState(EmaClock clock, List<TensorSpec> tensors, int threads, Arithmetic arithmetic) {
         requireArgument(tensors != null, "tensors", "non-null", null);
         Set<String> names = new HashSet<>();
         for (TensorSpec spec : tensors) {
@@ -53,7 +53,7 @@ public final class EmaState implements AutoCloseable {
         this.shadows = new Shadow[tensors.size()];
         this.offsets = new long[tensors.size() + 1];
         for (int i = 0; i < shadows.length; i++) {
-            shadows[i] = Shadow.of(tensors.get(i));
+            shadows[i] = Shadow.of(tensors.get(i), arithmetic);
             offsets[i + 1] = offsets[i] + tensors.get(i).elementCount();
         }
         this.buffers = new ByteBuffer[shadows.length];
@@ -314,6 +314,7 @@ public final class EmaState implements AutoCloseable {
         private final DecaySchedule schedule;
         private NonFinitePolicy nonFinite = NonFinitePolicy.FAIL;
         private int threads = 1;
+        private Arithmetic arithmetic = Arithmetic.FUSED;
 
         private Builder(DecaySchedule schedule) {
             requireArgument(schedule != null, "schedule", "non-null", null);
@@ -324,6 +325,13 @@ public final class EmaState implements AutoCloseable {
         public Builder nonFinite(NonFinitePolicy policy) {
             requireArgument(policy != null, "nonFinite", "non-null", null);
             this.nonFinite = policy;
+            return this;
+        }
+
+        /** How an update rounds; {@link Arithmetic#FUSED} by default. */
+        public Builder arithmetic(Arithmetic arithmetic) {
+            requireArgument(arithmetic != null, "arithmetic", "non-null", null);
+            this.arithmetic = arithmetic;
             return this;
         }
 
@@ -346,7 +354,7 @@ public final class EmaState implements AutoCloseable {
          * @param live the live weights, in the order of {@code tensors}
          */
         public EmaState start(List<TensorSpec> tensors, LiveWeights live) {
-            EmaState state = new EmaState(EmaClock.start(schedule, nonFinite), tensors, threads);
+            EmaState state = new EmaState(EmaClock.start(schedule, nonFinite), tensors, threads, arithmetic);
             for (int i = 0; i < state.shadows.length; i++) {
                 state.shadows[i].copyFrom(state.checked(live, i));
             }
@@ -365,7 +373,7 @@ public final class EmaState implements AutoCloseable {
             snapshot.requireSchedule(schedule);
             snapshot.requireShadowsOf(tensors);
             EmaState state = new EmaState(EmaClock.restore(schedule, nonFinite, snapshot.updates(),
-                    snapshot.skippedUpdates()), tensors, threads);
+                    snapshot.skippedUpdates()), tensors, threads, arithmetic);
             for (int i = 0; i < state.shadows.length; i++) {
                 state.shadows[i].readExact(snapshot.shadow(state.tensors.get(i).name()));
             }

@@ -22,12 +22,14 @@ final class FloatShadow implements Shadow {
 
     private final float[] values;
     private final WeightFormat format;
+    private final boolean mulAdd;
     /** The live 16-bit values kept aside while the shadow is swapped in; null otherwise. */
     private short[] swappedOut;
 
-    FloatShadow(int size, WeightFormat format) {
+    FloatShadow(int size, WeightFormat format, Arithmetic arithmetic) {
         this.values = new float[size];
         this.format = format;
+        this.mulAdd = arithmetic == Arithmetic.MUL_ADD;
     }
 
     @Override
@@ -43,13 +45,14 @@ final class FloatShadow implements Shadow {
     }
 
     /**
-     * {@inheritDoc} Where {@code 1 - d} rounds to 1 in float32 (decay 0, or below 2^-25) the update is a copy, and
-     * is done as one: the average would round {@code w - e} first.
+     * {@inheritDoc} In the fused arithmetic, where {@code 1 - d} rounds to 1 in float32 (decay 0, or below 2^-25),
+     * the update is a copy, and is done as one: the average would round {@code w - e} first.
      */
     @Override
     public int average(ByteBuffer live, double decay, int from, int to) {
         float a = (float) (1.0 - decay);
-        if (format == WeightFormat.FLOAT32 && a != 1f) {
+        float d = (float) decay;
+        if (format == WeightFormat.FLOAT32 && a != 1f && !mulAdd) {
             return averageVector(values, live, a, from, to);
         }
         for (int i = from; i < to; i++) {
@@ -57,7 +60,8 @@ final class FloatShadow implements Shadow {
             if (!Float.isFinite(wi)) {
                 return i;
             }
-            values[i] = a == 1f ? wi : Math.fma(a, wi - values[i], values[i]);
+            values[i] = mulAdd ? Math.fma(a, wi, values[i] * d)
+                    : a == 1f ? wi : Math.fma(a, wi - values[i], values[i]);
         }
         return -1;
     }
@@ -114,7 +118,7 @@ final class FloatShadow implements Shadow {
     public void undoAverage(ByteBuffer live, double decay, int from, int to) {
         float a = (float) (1.0 - decay);
         for (int i = from; i < to; i++) {
-            values[i] = (float) ((values[i] - (double) a * weight(live, i)) / (1.0 - a));
+            values[i] = (float) ((values[i] - (double) a * weight(live, i)) / (mulAdd ? (float) decay : 1.0 - a));
         }
     }
 

@@ -11,10 +11,8 @@ sealed interface Shadow permits FloatShadow, DoubleShadow {
     void copyFrom(ByteBuffer live);
 
     /**
-     * Averages the live values of elements {@code [from, to)} in as {@code e = fma(1 - d, w - e, e)}: the average of
-     * diffusion_policy's {@code ema.mul_(d).add_(w, alpha=1-d)} with one rounding instead of two, so that a constant
-     * weight stays exactly constant and decay 1 freezes exactly. Each weight is checked for NaN and infinity as it
-     * is averaged, so the check costs no second pass over the model.
+     * Averages the live values of elements {@code [from, to)} in with the shadow's {@link Arithmetic}. Each weight is
+     * checked for NaN and infinity as it is averaged, so the check costs no second pass over the model.
      *
      * @return -1 when every element was averaged; else the index of the first non-finite live value, with the
      *     elements before it averaged and it and those after it untouched
@@ -57,9 +55,9 @@ sealed interface Shadow permits FloatShadow, DoubleShadow {
     /** The shadow values widened to double, a copy. */
     double[] toDoubleArray();
 
-    static Shadow of(TensorSpec spec) {
+    static Shadow of(TensorSpec spec, Arithmetic arithmetic) {
         return spec.format() == WeightFormat.FLOAT64
-                ? new DoubleShadow(spec.elementCount())
-                : new FloatShadow(spec.elementCount(), spec.format());
+                ? new DoubleShadow(spec.elementCount(), arithmetic)
+                : new FloatShadow(spec.elementCount(), spec.format(), arithmetic);
     }
 }

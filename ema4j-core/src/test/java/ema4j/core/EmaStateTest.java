@@ -247,6 +247,31 @@ class EmaStateTest {
     }
 
     @Test
+    void aRefusedMulAddUpdateKeepsTheSameContract() {
+        float[] first = new float[3000];
+        float[] second = new float[3000];
+        java.util.Random random = new java.util.Random(4);
+        for (int i = 0; i < first.length; i++) {
+            first[i] = (float) random.nextGaussian();
+            second[i] = first[i] + (float) random.nextGaussian() * 0.1f;
+        }
+        second[2500] = Float.NaN;
+        Live live = new Live(first);
+        EmaState ema = EmaState.builder(DecaySchedule.constant(0.7)).arithmetic(Arithmetic.MUL_ADD)
+                .nonFinite(NonFinitePolicy.SKIP).start(specs(3000), live);
+        live.set(0, second);
+        assertThat(ema.update(live).applied()).isFalse();
+        float[] after = shadow(ema, 0);
+        for (int i = 0; i < first.length; i++) {
+            if (after[i] != first[i]) {
+                float averaged = Math.fma(0.3f, second[i], first[i] * 0.7f);
+                double bound = (double) Math.ulp(averaged) + Math.ulp(second[i] - first[i]) + Math.ulp(first[i]);
+                assertThat(Math.abs((double) after[i] - first[i])).as("element %d", i).isLessThanOrEqualTo(bound);
+            }
+        }
+    }
+
+    @Test
     void anUpdateWithADecayBelowOneHalfChecksEverythingBeforeWriting() {
         Live live = new Live(new float[] {1, 2, 3}, new float[] {4});
         EmaState ema = EmaState.builder(DecaySchedule.constant(0.3)).nonFinite(NonFinitePolicy.SKIP)

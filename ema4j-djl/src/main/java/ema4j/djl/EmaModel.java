@@ -12,6 +12,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.nn.norm.BatchNorm;
 import ai.djl.util.Pair;
 import ema4j.core.internal.EmaClock;
+import ema4j.core.Arithmetic;
 import ema4j.core.EmaSnapshot;
 import ema4j.core.EmaState;
 import ema4j.core.NonFinitePolicy;
@@ -582,6 +583,7 @@ public final class EmaModel implements AutoCloseable {
         private int threads = 1;
         private boolean zeroCopy = true;
         private ShadowPlacement placement = ShadowPlacement.AUTO;
+        private Arithmetic arithmetic = Arithmetic.FUSED;
 
         private Builder(DecaySchedule schedule) {
             requireArgument(schedule != null, "schedule", "non-null", null);
@@ -597,6 +599,7 @@ public final class EmaModel implements AutoCloseable {
             b.threads = threads;
             b.zeroCopy = zeroCopy;
             b.placement = placement;
+            b.arithmetic = arithmetic;
             return b;
         }
 
@@ -631,6 +634,17 @@ public final class EmaModel implements AutoCloseable {
             int cores = Runtime.getRuntime().availableProcessors();
             requireArgument(threads >= 1 && threads <= cores, "threads", "in [1, " + cores + "]", threads);
             this.threads = threads;
+            return this;
+        }
+
+        /**
+         * How an update rounds: {@link Arithmetic#FUSED} by default; {@link Arithmetic#MUL_ADD} reproduces a PyTorch
+         * run of diffusion_policy's {@code EMAModel} bit for bit. Applies to shadows in host memory
+         * ({@link ShadowPlacement}); on a device the engine's arithmetic rounds as it does.
+         */
+        public Builder arithmetic(Arithmetic arithmetic) {
+            requireArgument(arithmetic != null, "arithmetic", "non-null", null);
+            this.arithmetic = arithmetic;
             return this;
         }
 
@@ -703,7 +717,8 @@ public final class EmaModel implements AutoCloseable {
                 return DeviceShadows.restore(plan.averaged, plan.specs, EmaClock.restore(schedule, nonFinite,
                         snapshot.updates(), snapshot.skippedUpdates()), snapshot);
             }
-            EmaState.Builder state = EmaState.builder(schedule).nonFinite(nonFinite).threads(threads);
+            EmaState.Builder state = EmaState.builder(schedule).nonFinite(nonFinite).threads(threads)
+                    .arithmetic(arithmetic);
             LiveTensors live = plan.hostLive();
             if (snapshot != null) {
                 return new HostShadows(state.restore(plan.specs, snapshot), live);
