@@ -100,6 +100,46 @@ class EmaFileTest {
         }
     }
 
+    @Test
+    void pyTorchReadsTheFileAsAStateDictWithItsShapesAndValues() throws Exception {
+        java.nio.file.Path python = Path.of("/usr/bin/python3");
+        boolean ci = "true".equals(System.getenv("CI"));
+        boolean torch = java.nio.file.Files.isExecutable(python)
+                && new ProcessBuilder(python.toString(), "-c", "import torch").start().waitFor() == 0;
+        assertThat(torch || !ci).as("python3-torch is required in CI (apt-get install python3-torch)").isTrue();
+        org.junit.jupiter.api.Assumptions.assumeTrue(torch,
+                "skipped: /usr/bin/python3 has no torch (apt-get install python3-torch)");
+        Live live = new Live();
+        EmaState ema = EmaState.builder(DecaySchedule.constant(0.5)).start(SPECS, live.buffers::get);
+        live.next();
+        ema.update(live.buffers::get);
+        Path file = directory.resolve("ema.safetensors");
+        EmaFile.save(ema.snapshot(), file);
+        Path script = directory.resolve("torch_reads_ema_file.py");
+        try (java.io.InputStream in = EmaFileTest.class.getResourceAsStream("torch_reads_ema_file.py")) {
+            java.nio.file.Files.copy(in, script);
+        }
+        Process process = new ProcessBuilder(python.toString(), script.toString(), file.toString())
+                .redirectErrorStream(true).start();
+        assertThat(process.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(process.exitValue()).as(output).isZero();
+        for (TensorSpec spec : SPECS) {
+            double sum = 0;
+            for (double v : ema.shadowValues(spec.name())) {
+                sum += v;
+            }
+            String dtype = spec.format() == WeightFormat.FLOAT64 ? "F64" : "F32";
+            String shape = java.util.Arrays.toString(spec.shape());
+            assertThat(output).as(output).containsPattern("(?m)^" + java.util.regex.Pattern.quote(spec.name() + " "
+                    + dtype + " " + shape + " ") + "(\\S+)$");
+            String printed = output.lines().filter(l -> l.startsWith(spec.name() + " ")).findFirst().orElseThrow();
+            assertThat(Double.parseDouble(printed.substring(printed.lastIndexOf(' ') + 1)))
+                    .isCloseTo(sum, org.assertj.core.api.Assertions.within(1e-9 * Math.max(1, Math.abs(sum))));
+        }
+        assertThat(output).contains("format pt ema4j.format 1 updates 1 rules {'conv.weight': 'average',");
+    }
+
     private Path written(SafetensorsWriter writer) throws IOException {
         Path file = directory.resolve("broken.safetensors");
         writer.write(file);

@@ -115,9 +115,9 @@ class EmaScenariosTest {
                 EmaModel ema = EmaModel.track(run.block(), Preset.SHORT.schedule())) {
             run.epoch(ema);
             Path file = dir.resolve("ema.safetensors");
-            EmaFile.save(ema.snapshot(), file);
+            SavingTheEma.save(ema, file);
 
-            try (EmaModel resumed = EmaModel.builder(Preset.SHORT.schedule()).resume(run.block(), EmaFile.load(file))) {
+            try (EmaModel resumed = SavingTheEma.resume(run.block(), file)) {
                 run.epoch(ema, resumed);
                 assertThat(resumed.snapshot()).isEqualTo(ema.snapshot());
                 assertThat(resumed.status().updates()).isEqualTo(80);
@@ -134,6 +134,23 @@ class EmaScenariosTest {
                 assertThatThrownBy(() -> EmaModel.builder(Preset.SHORT.schedule()).resume(other.getBlock(),
                         EmaFile.load(file))).isInstanceOf(IllegalArgumentException.class)
                         .hasMessageContaining("missing");
+            }
+        }
+    }
+
+    @Test
+    void aModelWithTheEmaWeightsLoadsInPlainDjl(@TempDir Path dir) throws Exception {
+        try (Run run = new Run(QuickStart.config());
+                EmaModel ema = EmaModel.track(run.block(), Preset.SHORT.schedule())) {
+            run.epoch(ema);
+            SavingTheEma.saveEmaModel(ema, dir);
+            float[] emaWeights = ema.withEmaWeights(() -> run.block().getParameters().valueAt(0).getArray()
+                    .toFloatArray());
+            try (Model loaded = Model.newInstance("mlp-ema")) {
+                loaded.setBlock(QuickStart.mlp());
+                loaded.load(dir, "mlp-ema");
+                assertThat(loaded.getBlock().getParameters().valueAt(0).getArray().toFloatArray())
+                        .containsExactly(emaWeights);
             }
         }
     }
