@@ -16,7 +16,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps an EMA inside {@code EasyTrain.fit} and validates raw and EMA weights after every epoch.
  *
- * <p>Limits, from DJL's event order: {@code onTrainingBatch} fires before {@code trainer.step()}, so this listener
+ * <p>With an {@link EmaOptimizer} ({@link #validating}), the optimizer steps the EMA inside every
+ * {@code trainer.step()} and this listener only validates: the EMA is never behind. Otherwise, limits, from DJL's
+ * event order: {@code onTrainingBatch} fires before {@code trainer.step()}, so this listener
  * averages the weights of step t at the next {@code onTrainingBatch} (when they are still the post-step-t weights)
  * and the last step of an epoch in {@code onEpoch}; the EMA is therefore one step behind between batches, never
  * wrong. {@code onTrainingBegin} fires before the block is initialized, so tracking starts at the first batch, from
@@ -27,6 +29,7 @@ public final class EmaTrainingListener extends TrainingListenerAdapter {
     private static final Logger LOG = LoggerFactory.getLogger(EmaTrainingListener.class);
 
     private final Function<ai.djl.nn.Block, EmaModel> tracker;
+    private final EmaOptimizer optimizer;
     private final Dataset validation;
     private final List<EpochResult> results = new ArrayList<>();
     private EmaModel ema;
@@ -42,11 +45,34 @@ public final class EmaTrainingListener extends TrainingListenerAdapter {
             throw new IllegalArgumentException("tracker must be non-null, was null");
         }
         this.tracker = tracker;
+        this.optimizer = null;
         this.validation = validation;
+    }
+
+    private EmaTrainingListener(EmaOptimizer optimizer, Dataset validation) {
+        this.tracker = null;
+        this.optimizer = optimizer;
+        this.validation = validation;
+    }
+
+    /**
+     * A listener that validates the raw and the EMA weights after every epoch, the EMA being the one attached to
+     * {@code optimizer}, which steps it.
+     *
+     * @param validation data to validate on, or null for none
+     */
+    public static EmaTrainingListener validating(EmaOptimizer optimizer, Dataset validation) {
+        if (optimizer == null) {
+            throw new IllegalArgumentException("optimizer must be non-null, was null");
+        }
+        return new EmaTrainingListener(optimizer, validation);
     }
 
     @Override
     public void onTrainingBatch(Trainer trainer, TrainingListener.BatchData batchData) {
+        if (optimizer != null) {
+            return;
+        }
         if (ema == null) {
             ema = tracker.apply(trainer.getModel().getBlock());
         } else if (pendingStep) {
@@ -59,6 +85,9 @@ public final class EmaTrainingListener extends TrainingListenerAdapter {
     public void onEpoch(Trainer trainer) {
         flush();
         epoch++;
+        if (optimizer != null) {
+            ema = optimizer.ema();
+        }
         if (ema == null) {
             return;
         }
@@ -89,9 +118,9 @@ public final class EmaTrainingListener extends TrainingListenerAdapter {
         }
     }
 
-    /** The EMA, once training has started; null before the first batch. */
+    /** The EMA: with an {@link EmaOptimizer}, the one attached to it; else from the first batch on, null before. */
     public EmaModel ema() {
-        return ema;
+        return optimizer != null ? optimizer.ema() : ema;
     }
 
     /** One result per finished epoch. */

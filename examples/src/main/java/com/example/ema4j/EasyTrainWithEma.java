@@ -26,6 +26,7 @@ import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.TranslateException;
 import ema4j.core.schedule.Preset;
 import ema4j.djl.EmaModel;
+import ema4j.djl.EmaOptimizer;
 import ema4j.djl.EmaTrainingListener;
 import ema4j.djl.EpochResult;
 import java.io.IOException;
@@ -33,12 +34,9 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * ema4j inside DJL's {@code EasyTrain.fit}: a small residual CNN with BatchNorm, DJL's stock SGD with momentum, and an
- * {@link EmaTrainingListener} that keeps the EMA and validates the raw and the EMA weights after every epoch.
- *
- * <p>DJL tells listeners of a batch before {@code trainer.step()}, so the listener averages the weights of a step at
- * the next batch: the EMA is one step behind between batches and exact at the end of each epoch. The hand-written
- * loop of {@link QuickStart} has no such lag.
+ * ema4j inside DJL's {@code EasyTrain.fit}: a small residual CNN with BatchNorm, DJL's stock SGD with momentum wrapped
+ * in an {@link EmaOptimizer}, which steps the EMA inside every {@code trainer.step()}, and an
+ * {@link EmaTrainingListener} that validates the raw and the EMA weights after every epoch.
  */
 public final class EasyTrainWithEma {
     private EasyTrainWithEma() {}
@@ -51,18 +49,19 @@ public final class EasyTrainWithEma {
             Dataset train = FashionMnist.train(manager, data, 50);
             Dataset test = FashionMnist.test(manager, data, 100);
             model.setBlock(residualCnn());
-            EmaTrainingListener emaListener = new EmaTrainingListener(
-                    block -> EmaModel.track(block, Preset.SHORT.schedule()), test);
+            EmaOptimizer optimizer = EmaOptimizer.wrap(Optimizer.sgd().setLearningRateTracker(Tracker.fixed(0.05f))
+                    .optMomentum(0.9f).build());
+            EmaTrainingListener validation = EmaTrainingListener.validating(optimizer, test);
             TrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
-                    .optOptimizer(Optimizer.sgd().setLearningRateTracker(Tracker.fixed(0.05f)).optMomentum(0.9f)
-                            .build())
+                    .optOptimizer(optimizer)
                     .addEvaluator(new Accuracy())
-                    .addTrainingListeners(emaListener);
+                    .addTrainingListeners(validation);
             try (Trainer trainer = model.newTrainer(config)) {
                 trainer.initialize(new Shape(1, 1, 28, 28));
-                EasyTrain.fit(trainer, epochs, train, null);   // the listener validates raw and EMA weights
-                emaListener.ema().close();
-                return emaListener.results();
+                try (EmaModel ema = optimizer.attach(EmaModel.track(model.getBlock(), Preset.SHORT.schedule()))) {
+                    EasyTrain.fit(trainer, epochs, train, null);   // the EMA steps inside every trainer.step()
+                    return validation.results();
+                }
             }
         }
     }
