@@ -3,6 +3,7 @@ package ema4j.cli;
 import ema4j.cli.data.DataMissingException;
 import ema4j.cli.data.IdxFormatException;
 import ema4j.core.Ema4jVersion;
+import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.CheckpointFormatException;
 import ema4j.io.posthoc.SnapshotFormatException;
 import java.nio.file.NoSuchFileException;
@@ -33,7 +34,8 @@ public final class Ema4j implements Runnable {
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof IllegalArgumentException || e instanceof DataMissingException
                     || e instanceof IdxFormatException || e instanceof NoSuchFileException
-                    || e instanceof CheckpointFormatException || e instanceof SnapshotFormatException) {
+                    || e instanceof CheckpointFormatException || e instanceof SnapshotFormatException
+                    || e instanceof DirectoryLock.InUseException) {
                 commandLine.getErr().println("ema4j: " + e.getMessage());
                 return 2;
             }

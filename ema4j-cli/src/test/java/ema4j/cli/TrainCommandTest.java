@@ -68,6 +68,57 @@ class TrainCommandTest {
     }
 
     @Test
+    void aFreshRunIntoAnOutWithCheckpointsIsRefusedAndDeletesNothing(@TempDir Path out) throws Exception {
+        assertThat(CliRun.of(trainArgs(out, "1")).exitCode()).isZero();
+        Path checkpoints = out.resolve("checkpoints");
+        java.util.List<Path> before;
+        try (java.util.stream.Stream<Path> listing = java.nio.file.Files.list(checkpoints)) {
+            before = listing.sorted().toList();
+        }
+        assertThat(before).isNotEmpty();
+        CliRun again = CliRun.of(trainArgs(out, "1"));
+        assertThat(again.exitCode()).isEqualTo(2);
+        assertThat(again.err().strip()).startsWith("ema4j: --out must be a directory without checkpoints for a fresh"
+                + " run (resume them with --resume latest, or choose another --out), was " + out
+                + ", which holds checkpoints up to step ");
+        try (java.util.stream.Stream<Path> listing = java.nio.file.Files.list(checkpoints)) {
+            assertThat(listing.sorted().toList()).isEqualTo(before);
+        }
+    }
+
+    @Test
+    void resumingFromAnOlderCheckpointThanTheNewestIsRefusedAndDeletesNothing(@TempDir Path out) throws Exception {
+        String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
+                java.util.stream.Stream.of("--checkpoint-every", "20")).toArray(String[]::new);
+        assertThat(CliRun.of(args).exitCode()).isZero();
+        Path checkpoints = out.resolve("checkpoints");
+        java.util.List<Path> before;
+        try (java.util.stream.Stream<Path> listing = java.nio.file.Files.list(checkpoints)) {
+            before = listing.sorted().toList();
+        }
+        Path older = checkpoints.resolve("step-000000000040");
+        assertThat(before).contains(older);
+        String[] resume = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
+                java.util.stream.Stream.of("--resume", older.toString())).toArray(String[]::new);
+        CliRun run = CliRun.of(resume);
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().strip()).startsWith("ema4j: --resume must be the newest checkpoint of --out, step 63");
+        try (java.util.stream.Stream<Path> listing = java.nio.file.Files.list(checkpoints)) {
+            assertThat(listing.sorted().toList()).isEqualTo(before);
+        }
+    }
+
+    @Test
+    void aSecondTrainingIntoAnOutInUseIsOneLineAndANonZeroExit(@TempDir Path out) throws Exception {
+        try (ema4j.io.DirectoryLock first = ema4j.io.DirectoryLock.acquire(out, "a training")) {
+            CliRun run = CliRun.of(trainArgs(out, "1"));
+            assertThat(run.exitCode()).isEqualTo(2);
+            assertThat(run.err().strip()).isEqualTo("ema4j: " + out + " is in use by a training that is still running"
+                    + " (it holds " + out.resolve(".lock") + "); wait for it to end or choose another directory");
+        }
+    }
+
+    @Test
     void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());

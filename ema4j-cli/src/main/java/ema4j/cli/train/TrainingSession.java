@@ -1,5 +1,7 @@
 package ema4j.cli.train;
 
+import static ema4j.core.internal.Preconditions.requireArgument;
+
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
@@ -27,6 +29,7 @@ import ema4j.djl.checkpoint.TrainingCheckpoint;
 import ema4j.djl.optim.CheckpointableAdam;
 import ema4j.djl.optim.CheckpointableOptimizer;
 import ema4j.djl.optim.CheckpointableSgd;
+import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.CheckpointStore;
 import ema4j.io.checkpoint.ScheduleCodec;
@@ -78,6 +81,12 @@ public final class TrainingSession {
      * under {@code out/models}.
      */
     public void run() throws IOException, TranslateException {
+        try (DirectoryLock lock = DirectoryLock.acquire(settings.out(), "a training")) {
+            train();
+        }
+    }
+
+    private void train() throws IOException, TranslateException {
         Engine.getInstance().setRandomSeed((int) settings.seed());
         EpochSampler sampler = new EpochSampler(settings.batchSize(), settings.seed());
         FashionMnistDataset train = dataset(Split.TRAIN, settings.trainLimit(), sampler);
@@ -172,15 +181,32 @@ public final class TrainingSession {
                         resumed, step);
     }
 
+    /**
+     * The checkpoint to resume from, or null for a fresh run. Refuses what would delete checkpoints a user has: a
+     * fresh run into an {@code --out} that holds checkpoints, a resume from an older checkpoint than the newest there,
+     * and a resume from elsewhere into an {@code --out} that holds checkpoints of its own.
+     */
     private Checkpoint resumeFrom(CheckpointStore store) throws IOException {
         String resume = settings.resume();
+        long newest = store.newestStep();
         if (resume == null) {
+            requireArgument(newest < 0, "--out", "a directory without checkpoints for a fresh run (resume them with"
+                    + " --resume latest, or choose another --out)", settings.out() + ", which holds checkpoints up to"
+                    + " step " + newest);
             return null;
         }
         Checkpoint checkpoint = resume.equals("latest")
                 ? store.latest().orElseThrow(() -> new IllegalArgumentException("--resume latest must find a"
                         + " complete checkpoint in " + store.root() + ", was none there"))
                 : Checkpoint.open(java.nio.file.Path.of(resume));
+        boolean ours = checkpoint.directory().toAbsolutePath().normalize().getParent()
+                .equals(store.root().toAbsolutePath().normalize());
+        requireArgument(ours || newest < 0, "--out", "a directory without checkpoints to resume " + resume
+                + " into (or resume the run whose checkpoints it holds)", settings.out() + ", which holds"
+                + " checkpoints up to step " + newest);
+        requireArgument(checkpoint.step() >= newest, "--resume", "the newest checkpoint of --out, step " + newest
+                + " (an older one would prune the newer; copy it into another --out and resume there)",
+                checkpoint.directory() + " at step " + checkpoint.step());
         JsonNode saved = TrainingCheckpoint.savedSchedule(checkpoint);
         Map<String, Object> given = settings.schedule() == null ? null : ScheduleCodec.toMap(settings.schedule());
         boolean same = saved == null ? given == null

@@ -84,7 +84,7 @@ public final class CheckpointStore {
 
     /**
      * Writes a checkpoint for {@code step} and prunes older ones beyond the last K. Replaces an existing checkpoint
-     * of the same step.
+     * of the same step. Checkpoints of later steps are never pruned: they are not this run's past.
      *
      * @return the written checkpoint, verified
      */
@@ -131,7 +131,7 @@ public final class CheckpointStore {
             Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
         }
         AtomicFiles.forceDirectory(root);
-        prune();
+        prune(step);
         return Checkpoint.open(target);
     }
 
@@ -160,6 +160,12 @@ public final class CheckpointStore {
         return Optional.empty();
     }
 
+    /** The step of the newest checkpoint directory, complete or damaged, or -1 when there is none. */
+    public long newestStep() throws IOException {
+        List<Path> dirs = stepDirectories();
+        return dirs.isEmpty() ? -1 : stepOf(dirs.get(0));
+    }
+
     /** The store's directory. */
     public Path root() {
         return root;
@@ -173,8 +179,9 @@ public final class CheckpointStore {
         }
     }
 
-    private void prune() throws IOException {
-        List<Path> dirs = stepDirectories();
+    /** Deletes the checkpoints of steps up to {@code step} beyond the newest K of them. */
+    private void prune(long step) throws IOException {
+        List<Path> dirs = stepDirectories().stream().filter(dir -> stepOf(dir) <= step).toList();
         for (Path old : dirs.subList(Math.min(keepLast, dirs.size()), dirs.size())) {
             Path trash = root.resolve(".old-" + old.getFileName() + "-" + Long.toUnsignedString(System.nanoTime(), 36));
             Files.move(old, trash, StandardCopyOption.ATOMIC_MOVE);

@@ -15,9 +15,15 @@ import ema4j.core.posthoc.PowerFunctionProfile;
  */
 public record Snapshot(String file, long step, double gamma, double sigmaRel, String sha256) {
 
-    /** Validates the step and gamma. */
+    /**
+     * Validates the file name, the step and gamma. The name must be one the store writes, a plain file name in its
+     * directory: a manifest that names a file elsewhere ({@code ../x}, {@code /etc/passwd}) is refused, so nothing
+     * outside the directory is ever read or deleted for it.
+     */
     public Snapshot {
-        requireArgument(file != null && !file.isEmpty(), "file", "a non-empty name", file);
+        requireArgument(file != null && file.matches("snapshot-\\d{12}-ema\\d{1,4}\\.safetensors"), "file",
+                "a snapshot file name of the store's own directory (snapshot-<12-digit step>-ema<i>.safetensors)",
+                file);
         requireArgument(step >= 1, "step of " + file, ">= 1", step);
         requireArgument(gamma > -1 && Double.isFinite(gamma), "gamma of " + file, "> -1 and finite", gamma);
         requireArgument(sha256 != null, "sha256 of " + file, "non-null", null);

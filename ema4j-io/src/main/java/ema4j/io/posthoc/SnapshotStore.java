@@ -177,7 +177,11 @@ public final class SnapshotStore {
             snapshots.removeAll(discarded);
             writeManifest();
             for (Snapshot s : discarded) {
-                Files.deleteIfExists(pathOf(s));
+                Path path = pathOf(s);
+                // only the file this store wrote: one changed since (its hash differs) is left where it is
+                if (Files.isRegularFile(path) && sha256(path).equals(s.sha256())) {
+                    Files.delete(path);
+                }
             }
         }
         return discarded;

@@ -54,6 +54,17 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void pruningNeverDeletesCheckpointsOfLaterSteps(@TempDir Path root) throws Exception {
+        CheckpointStore store = CheckpointStore.at(root, 2);
+        for (int step = 1; step <= 4; step++) {
+            store.save(step * 10, contents(step));
+        }
+        // a save of an earlier step (a run resumed from an older checkpoint) keeps the later ones
+        store.save(15, contents(9));
+        assertThat(store.list()).extracting(Checkpoint::step).containsExactly(40L, 30L, 15L);
+    }
+
+    @Test
     void latestIgnoresPartialLeftoversAndDamagedCheckpoints(@TempDir Path root) throws Exception {
         CheckpointStore store = CheckpointStore.at(root, 5);
         store.save(5, contents(1));

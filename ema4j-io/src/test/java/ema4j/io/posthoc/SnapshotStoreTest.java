@@ -91,6 +91,35 @@ class SnapshotStoreTest {
     }
 
     @Test
+    void aManifestNamingAFileOutsideTheStoreIsRefusedAndNothingThereIsTouched(@TempDir Path dir) throws Exception {
+        Path store = dir.resolve("snapshots");
+        SnapshotStore.create(store).save(4, 7.0, List.of(tensor("w", 1)));
+        Path victim = dir.resolve("precious.txt");
+        Files.writeString(victim, "a user's file");
+        String manifest = Files.readString(store.resolve(SnapshotStore.MANIFEST_FILE));
+        String name = SnapshotStore.open(store).snapshots().get(0).file();
+        for (String hostile : List.of("../precious.txt", victim.toString(), "sub/../../precious.txt")) {
+            Files.writeString(store.resolve(SnapshotStore.MANIFEST_FILE), manifest.replace(name, hostile));
+            assertThatThrownBy(() -> SnapshotStore.open(store)).isInstanceOf(SnapshotFormatException.class)
+                    .hasMessageContaining("a snapshot file name of the store's own directory")
+                    .hasMessageContaining(hostile);
+        }
+        assertThat(victim).hasContent("a user's file");
+    }
+
+    @Test
+    void discardAfterLeavesAFileThatChangedSinceItWasRecorded(@TempDir Path dir) throws Exception {
+        SnapshotStore store = SnapshotStore.create(dir);
+        store.save(3, 7.0, List.of(tensor("w", 1)));
+        store.save(6, 7.0, List.of(tensor("w", 2)));
+        Path later = store.pathOf(store.snapshots().get(1));
+        Files.writeString(later, "replaced by the user");
+        store.discardAfter(3);
+        assertThat(later).hasContent("replaced by the user");
+        assertThat(store.snapshots()).extracting(Snapshot::step).containsExactly(3L);
+    }
+
+    @Test
     void combineAddsTheWeightedSnapshotsTensorByName(@TempDir Path dir) throws Exception {
         SnapshotStore store = SnapshotStore.create(dir);
         store.save(1, 7.0, List.of(tensor("w", 1, 2), tensor("b", 10)));
