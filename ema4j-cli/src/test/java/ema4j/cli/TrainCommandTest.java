@@ -114,8 +114,18 @@ class TrainCommandTest {
             CliRun run = CliRun.of(trainArgs(out, "1"));
             assertThat(run.exitCode()).isEqualTo(2);
             assertThat(run.err().strip()).isEqualTo("ema4j: " + out + " is in use by a training that is still running"
-                    + " (it holds " + out.resolve(".lock") + "); wait for it to end or choose another directory");
+                    + " (pid " + ProcessHandle.current().pid() + ", holding " + out.resolve(".lock")
+                    + "); wait for it to end or choose another directory");
         }
+    }
+
+    @Test
+    void aBatchLargerThanTheDataSetIsOneLineAndANonZeroExit(@TempDir Path out) {
+        CliRun run = CliRun.of("train", "--batch-size", "2147483647", "--data", CliRun.SUBSET.toString(), "--out",
+                out.toString());
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().strip()).isEqualTo("ema4j: --batch-size must be at most the 2000 training images, was"
+                + " 2147483647");
     }
 
     @Test

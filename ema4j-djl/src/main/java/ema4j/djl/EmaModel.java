@@ -412,6 +412,7 @@ public final class EmaModel implements AutoCloseable {
 
     /** Every parameter of the tracked block with its rule and the reason, in the block's order. */
     public List<ParameterReport> parameters() {
+        requireState(!closed, "this EMA is closed");
         List<ParameterReport> reports = new ArrayList<>(tracked.size());
         for (Tracked t : tracked) {
             reports.add(new ParameterReport(t.name, t.shape, t.dtype, t.rule, t.reason));
@@ -421,6 +422,7 @@ public final class EmaModel implements AutoCloseable {
 
     /** The parameter rules as a text table, one line per parameter. */
     public String describeParameters() {
+        requireState(!closed, "this EMA is closed");
         int width = 4;
         for (Tracked t : tracked) {
             width = Math.max(width, t.name.length());
@@ -436,6 +438,7 @@ public final class EmaModel implements AutoCloseable {
 
     /** Counters and telemetry now. */
     public EmaStatus status() {
+        requireState(!closed, "this EMA is closed");
         int averagedCount = shadows.tensors().size();
         EmaClock clock = shadows.clock();
         return new EmaStatus(clock.updates(), clock.skippedUpdates(), clock.lastDecay(), clock.nextDecay(),
@@ -474,6 +477,7 @@ public final class EmaModel implements AutoCloseable {
 
     /** Where the shadows are: {@link ShadowPlacement#HOST} or {@link ShadowPlacement#MODEL_DEVICE}. */
     public ShadowPlacement placement() {
+        requireState(!closed, "this EMA is closed");
         return shadows instanceof HostShadows ? ShadowPlacement.HOST : ShadowPlacement.MODEL_DEVICE;
     }
 

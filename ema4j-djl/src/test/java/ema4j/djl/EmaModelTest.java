@@ -448,6 +448,11 @@ class EmaModelTest {
             assertThatThrownBy(ema::step).isInstanceOf(IllegalStateException.class).hasMessage("this EMA is closed");
             assertThatThrownBy(ema::swapIn).isInstanceOf(IllegalStateException.class)
                     .hasMessage("this EMA is closed");
+            for (org.assertj.core.api.ThrowableAssert.ThrowingCallable call : List.<org.assertj.core.api
+                    .ThrowableAssert.ThrowingCallable>of(ema::status, ema::parameters, ema::describeParameters,
+                    ema::snapshot, ema::drift, ema::placement, () -> ema.withEmaWeights(() -> null))) {
+                assertThatThrownBy(call).isInstanceOf(IllegalStateException.class).hasMessage("this EMA is closed");
+            }
             ema.close();
             EmaModel other = EmaModel.track(block, DecaySchedule.constant(0.5));
             other.withEmaWeights(() -> null);   // the closed EMA holds no claim on the block

@@ -1,16 +1,18 @@
 package ema4j.io;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * An exclusive lock on a directory for one writer, held on a {@code .lock} file in it until {@link #close()} or the
- * end of the process (the operating system releases it when the process dies, even killed), so that two processes,
+ * An exclusive lock on a directory for one writer, held on a {@code .lock} file in it (which names the holder's process
+ * id) until {@link #close()} or the end of the process (the operating system releases it when the process dies, even killed), so that two processes,
  * or two writers in one, never write into one directory at once.
  */
 public final class DirectoryLock implements AutoCloseable {
@@ -44,9 +46,15 @@ public final class DirectoryLock implements AutoCloseable {
         }
         if (lock == null) {
             channel.close();
-            throw new InUseException(directory + " is in use by " + what + " that is still running (it holds "
-                    + directory.resolve(FILE) + "); wait for it to end or choose another directory");
+            String owner = Files.readString(directory.resolve(FILE), StandardCharsets.UTF_8).strip();
+            throw new InUseException(directory + " is in use by " + what + " that is still running ("
+                    + (owner.isEmpty() ? "" : "pid " + owner + ", ") + "holding " + directory.resolve(FILE)
+                    + "); wait for it to end or choose another directory");
         }
+        channel.truncate(0);
+        channel.write(ByteBuffer.wrap(Long.toString(ProcessHandle.current().pid()).getBytes(StandardCharsets.UTF_8)),
+                0);
+        channel.force(false);
         return new DirectoryLock(channel, lock);
     }
 
@@ -59,7 +67,7 @@ public final class DirectoryLock implements AutoCloseable {
         }
     }
 
-    /** Releases the lock; the lock file stays, empty. */
+    /** Releases the lock; the lock file stays. */
     @Override
     public void close() throws IOException {
         try {

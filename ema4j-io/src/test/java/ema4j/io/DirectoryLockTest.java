@@ -18,8 +18,9 @@ class DirectoryLockTest {
             assertThat(out.resolve(DirectoryLock.FILE)).exists();
             assertThatThrownBy(() -> DirectoryLock.acquire(out, "a training"))
                     .isInstanceOf(DirectoryLock.InUseException.class)
-                    .hasMessage(out + " is in use by a training that is still running (it holds "
-                            + out.resolve(DirectoryLock.FILE) + "); wait for it to end or choose another directory");
+                    .hasMessage(out + " is in use by a training that is still running (pid "
+                            + ProcessHandle.current().pid() + ", holding " + out.resolve(DirectoryLock.FILE)
+                            + "); wait for it to end or choose another directory");
         }
         try (DirectoryLock again = DirectoryLock.acquire(out, "a training")) {
             assertThat(again).isNotNull();

@@ -90,6 +90,9 @@ public final class TrainingSession {
         Engine.getInstance().setRandomSeed((int) settings.seed());
         EpochSampler sampler = new EpochSampler(settings.batchSize(), settings.seed());
         FashionMnistDataset train = dataset(Split.TRAIN, settings.trainLimit(), sampler);
+        // a batch larger than the data set asks the engine for memory it cannot give
+        requireArgument(settings.batchSize() <= train.size(), "--batch-size", "at most the " + train.size()
+                + " training images", settings.batchSize());
         FashionMnistDataset test = dataset(Split.TEST, settings.testLimit(), null);
         long stepsPerEpoch = (train.size() + settings.batchSize() - 1) / settings.batchSize();
         long totalSteps = stepsPerEpoch * settings.epochs();
