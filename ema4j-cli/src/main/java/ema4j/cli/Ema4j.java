@@ -6,7 +6,13 @@ import ema4j.core.Ema4jVersion;
 import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.CheckpointFormatException;
 import ema4j.io.posthoc.SnapshotFormatException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -32,10 +38,14 @@ public final class Ema4j implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Ema4j());
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            Throwable cause = e instanceof UncheckedIOException unchecked ? unchecked.getCause() : e;
+            if (cause instanceof IOException io) {
+                commandLine.getErr().println("ema4j: " + inWords(io));
+                return 2;
+            }
             if (e instanceof IllegalArgumentException || e instanceof DataMissingException
-                    || e instanceof IdxFormatException || e instanceof NoSuchFileException
-                    || e instanceof CheckpointFormatException || e instanceof SnapshotFormatException
-                    || e instanceof DirectoryLock.InUseException) {
+                    || e instanceof IdxFormatException || e instanceof CheckpointFormatException
+                    || e instanceof SnapshotFormatException || e instanceof DirectoryLock.InUseException) {
                 commandLine.getErr().println("ema4j: " + e.getMessage());
                 return 2;
             }
@@ -47,6 +57,33 @@ public final class Ema4j implements Runnable {
             return 2;
         });
         return cl;
+    }
+
+    /**
+     * A file system failure in words, with the path: Java's own messages for these are the bare path ("/proc/foo")
+     * or the operating system's terse reason.
+     */
+    static String inWords(IOException e) {
+        if (e instanceof NoSuchFileException missing) {
+            return "no such file or directory: " + missing.getFile();
+        }
+        if (e instanceof AccessDeniedException denied) {
+            return "permission denied: " + denied.getFile() + " (a read-only or protected location?)";
+        }
+        if (e instanceof FileAlreadyExistsException exists) {
+            // what Files.createDirectories says of a file where a directory should be
+            return java.nio.file.Files.isDirectory(java.nio.file.Path.of(exists.getFile()))
+                    ? exists.getFile() + " is a directory where a file is expected"
+                    : "not a directory: " + exists.getFile();
+        }
+        if (e instanceof NotDirectoryException notDirectory) {
+            return "not a directory: " + notDirectory.getFile();
+        }
+        if (e instanceof FileSystemException failed) {
+            return (failed.getReason() == null ? "file system error" : failed.getReason()) + ": " + failed.getFile()
+                    + (failed.getOtherFile() == null ? "" : " -> " + failed.getOtherFile());
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
     /** {@code ema4j --version}: the library's version, as the build wrote it from the POM. */

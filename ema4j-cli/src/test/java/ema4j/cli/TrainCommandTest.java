@@ -129,6 +129,18 @@ class TrainCommandTest {
     }
 
     @Test
+    void anOutThatIsAFileIsOneLineAndANonZeroExit(@TempDir Path dir) throws Exception {
+        Path file = java.nio.file.Files.writeString(dir.resolve("notes.txt"), "a user's notes");
+        CliRun run = CliRun.of(trainArgs(file, "1"));
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().strip()).isEqualTo("ema4j: not a directory: " + file);
+        assertThat(file).hasContent("a user's notes");
+        CliRun missing = CliRun.of("evaluate", "--data", CliRun.SUBSET.toString(), dir.resolve("nowhere").toString());
+        assertThat(missing.err().strip()).as(missing.err()).doesNotContain("Exception").startsWith("ema4j: ");
+        assertThat(missing.exitCode()).isEqualTo(2);
+    }
+
+    @Test
     void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());

@@ -7,6 +7,7 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -32,9 +33,13 @@ public final class DirectoryLock implements AutoCloseable {
      *
      * @param what what the writer does there, for the message when another holds the lock (e.g. "a training")
      * @throws InUseException when another writer holds the lock, saying so
+     * @throws NotDirectoryException when {@code directory} is a file
      * @throws IOException when the file system fails
      */
     public static DirectoryLock acquire(Path directory, String what) throws IOException {
+        if (Files.exists(directory) && !Files.isDirectory(directory)) {
+            throw new NotDirectoryException(directory.toString());
+        }
         Files.createDirectories(directory);
         FileChannel channel = FileChannel.open(directory.resolve(FILE), StandardOpenOption.CREATE,
                 StandardOpenOption.WRITE);
