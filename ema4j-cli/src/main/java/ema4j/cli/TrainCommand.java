@@ -80,6 +80,11 @@ final class TrainCommand implements Callable<Integer> {
             description = "Resume from the newest complete checkpoint in OUT/checkpoints (latest) or from DIR.")
     String resume;
 
+    @Option(names = "--accept-changed-settings", description = "With --resume: continue although settings that decide"
+            + " the trajectory (batch size, optimizer, learning rate and its schedule, momentum, seed, threads, train"
+            + " limit) differ from the checkpoint's; the run is then no exact continuation.")
+    boolean acceptChangedSettings;
+
     @Option(names = "--train-limit", defaultValue = "0", description = "Use only the first N training images (0: all).")
     int trainLimit;
 
@@ -115,7 +120,7 @@ final class TrainCommand implements Callable<Integer> {
         boolean terminal = System.console() != null && !json;
         ProgressReporter progress = new ProgressReporter(json ? System.err : System.out, terminal,
                 TrainingSession.totalSteps(settings, trainLimit > 0 ? trainLimit : 60_000));
-        TrainingSession session = new TrainingSession(settings, progress);
+        TrainingSession session = new TrainingSession(settings, progress, acceptChangedSettings);
         session.run();
 
         new MetricsWriter(out).write(settings.toMap(), session.rows(), session.trainLoss(),

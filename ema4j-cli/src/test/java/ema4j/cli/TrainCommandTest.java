@@ -141,6 +141,27 @@ class TrainCommandTest {
     }
 
     @Test
+    void aResumeThatChangesTheTrajectoryIsRefusedListingTheDifferencesUnlessAccepted(@TempDir Path out)
+            throws Exception {
+        assertThat(CliRun.of(trainArgs(out, "1")).exitCode()).isZero();
+        String[] changed = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
+                java.util.stream.Stream.of("--resume", "latest", "--lr", "0.1", "--momentum", "0.5")).toArray(String[]::new);
+        CliRun refused = CliRun.of(changed);
+        assertThat(refused.exitCode()).isEqualTo(2);
+        assertThat(refused.err().strip()).isEqualTo("ema4j: the settings of a resumed run must be the checkpoint's,"
+                + " for an exact continuation (add --accept-changed-settings to change them on purpose), was 2"
+                + " different: --lr 0.05 in the checkpoint, 0.1 now; --momentum 0.9 in the checkpoint, 0.5 now");
+        String[] accepted = java.util.stream.Stream.concat(java.util.Arrays.stream(changed),
+                java.util.stream.Stream.of("--accept-changed-settings")).toArray(String[]::new);
+        assertThat(CliRun.of(accepted).exitCode()).isZero();
+        // more epochs of a constant learning rate train the same run longer: no difference to refuse
+        String[] longer = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "2")),
+                java.util.stream.Stream.of("--resume", "latest")).toArray(String[]::new);
+        CliRun run = CliRun.of(longer);
+        assertThat(run.exitCode()).as(run.err()).isZero();
+    }
+
+    @Test
     void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());

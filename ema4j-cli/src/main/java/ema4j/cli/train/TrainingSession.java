@@ -61,14 +61,25 @@ public final class TrainingSession {
     private final List<EvaluationRow> rows = new ArrayList<>();
     private final List<TrainLossPoint> trainLoss = new ArrayList<>();
     private double emaSeconds;
+    private final boolean acceptChangedSettings;
 
     /**
      * @param settings the run's settings
      * @param progress where progress goes
      */
     public TrainingSession(TrainingSettings settings, ProgressReporter progress) {
+        this(settings, progress, false);
+    }
+
+    /**
+     * @param settings the run's settings
+     * @param progress where progress goes
+     * @param acceptChangedSettings whether a resume may change settings that decide the trajectory (on purpose)
+     */
+    public TrainingSession(TrainingSettings settings, ProgressReporter progress, boolean acceptChangedSettings) {
         this.settings = settings;
         this.progress = progress;
+        this.acceptChangedSettings = acceptChangedSettings;
     }
 
     /** Optimizer steps of a run with these settings. */
@@ -158,7 +169,7 @@ public final class TrainingSession {
                             }
                             store.save(at.step, TrainingCheckpoint.contents(model.getBlock(), ema,
                                     posthoc == null ? Map.of() : posthoc.checkpointed(), optimizer,
-                                    next.toMap(rows, trainLoss)));
+                                    next.toMap(rows, trainLoss, settings.trajectory())));
                         }
                     }
                 }
@@ -210,6 +221,7 @@ public final class TrainingSession {
         requireArgument(checkpoint.step() >= newest, "--resume", "the newest checkpoint of --out, step " + newest
                 + " (an older one would prune the newer; copy it into another --out and resume there)",
                 checkpoint.directory() + " at step " + checkpoint.step());
+        requireSameTrajectory(checkpoint);
         JsonNode saved = TrainingCheckpoint.savedSchedule(checkpoint);
         Map<String, Object> given = settings.schedule() == null ? null : ScheduleCodec.toMap(settings.schedule());
         boolean same = saved == null ? given == null
@@ -219,6 +231,35 @@ public final class TrainingSession {
                     + " (the checkpoint has " + saved + ")");
         }
         return checkpoint;
+    }
+
+    /**
+     * Fails unless the settings that decide the trajectory are the checkpoint's, listing every difference, unless
+     * they may change on purpose ({@code --accept-changed-settings}).
+     */
+    private void requireSameTrajectory(Checkpoint checkpoint) throws IOException {
+        JsonNode saved = TrainingCheckpoint.training(checkpoint).path("trajectory");
+        if (saved.isMissingNode() || acceptChangedSettings) {
+            return;
+        }
+        List<String> differences = new ArrayList<>();
+        Map<String, Object> now = settings.trajectory();
+        java.util.Set<String> options = new java.util.LinkedHashSet<>(now.keySet());
+        saved.fieldNames().forEachRemaining(options::add);
+        for (String option : options) {
+            JsonNode then = saved.get(option);
+            Object current = now.get(option);
+            String thenText = then == null ? "(none)" : then.asText();
+            String nowText = current == null ? "(none)" : String.valueOf(current);
+            boolean same = then != null && current != null && (current instanceof Number n && then.isNumber()
+                    ? n.doubleValue() == then.asDouble() : nowText.equals(thenText));
+            if (!same) {
+                differences.add(option + " " + thenText + " in the checkpoint, " + nowText + " now");
+            }
+        }
+        requireArgument(differences.isEmpty(), "the settings of a resumed run", "the checkpoint's, for an exact"
+                + " continuation (add --accept-changed-settings to change them on purpose)", differences.size()
+                + " different: " + String.join("; ", differences));
     }
 
     private Position restorePosition(Checkpoint checkpoint) throws IOException {
@@ -268,8 +309,10 @@ public final class TrainingSession {
             return p;
         }
 
-        Map<String, Object> toMap(List<EvaluationRow> rows, List<TrainLossPoint> trainLoss) {
+        Map<String, Object> toMap(List<EvaluationRow> rows, List<TrainLossPoint> trainLoss,
+                Map<String, Object> trajectory) {
             Map<String, Object> m = new LinkedHashMap<>();
+            m.put("trajectory", trajectory);
             m.put("step", step);
             m.put("epoch", epoch);
             m.put("batchInEpoch", batchInEpoch);

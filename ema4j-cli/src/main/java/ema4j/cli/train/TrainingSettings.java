@@ -65,6 +65,27 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
                 "at least one value with --posthoc-every", posthocSigmaRels);
     }
 
+    /**
+     * The settings that decide the trajectory of training, by option name: a resume with other values would not
+     * continue the run it resumes. The epochs count only with the cosine schedule, whose learning rate they set;
+     * with a constant one, more epochs train the same run longer.
+     */
+    public Map<String, Object> trajectory() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("--batch-size", batchSize);
+        m.put("--optimizer", optimizer);
+        m.put("--lr", learningRate);
+        m.put("--lr-schedule", learningRateSchedule);
+        if (learningRateSchedule.equals("cosine")) {
+            m.put("--epochs", epochs);
+        }
+        m.put("--momentum", momentum);
+        m.put("--seed", seed);
+        m.put("--threads", threads);
+        m.put("--train-limit", trainLimit);
+        return m;
+    }
+
     /** The settings as a map for metrics.json. */
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
