@@ -238,7 +238,10 @@ public final class IdxReader {
             return new IdxLabels(count, labels);
         }
 
-        /** Reads the first {@code count} items; when that is all of them, checks that the stream ends there. */
+        /**
+         * Reads the first {@code count} items; when that is all of them, checks that the stream ends there. A gzip
+         * file is read to its end in any case, since only its trailer's CRC tells whether the items read are intact.
+         */
         private byte[] readPayload(int[] dims, int count) throws IOException {
             long itemSize = 1;
             for (int i = 1; i < dims.length; i++) {
@@ -251,7 +254,15 @@ public final class IdxReader {
                         + fileSize * MAX_DEFLATE_RATIO);
             }
             byte[] payload = readExactly((int) needed, describe(count, dims));
-            if (count == dims[0] && readOrGzipError() != -1) {
+            if (gzip && count < dims[0]) {
+                long rest = (dims[0] - count) * itemSize;
+                try {
+                    in.skipNBytes(rest);
+                } catch (ZipException | EOFException e) {
+                    throw corruptGzip(e);
+                }
+            }
+            if ((gzip || count == dims[0]) && readOrGzipError() != -1) {
                 throw new IdxFormatException(file, "more data than the header announces (" + describe(count, dims)
                         + "): the header or the file is wrong");
             }

@@ -199,6 +199,17 @@ class IdxReaderTest {
         Path file = Files.write(dir.resolve("crc-labels.gz"), bytes);
 
         assertFormatError(() -> IdxReader.readLabels(file), file, "corrupt gzip data");
+        // only the trailer tells: reading the first item alone must read on to it
+        assertFormatError(() -> IdxReader.readLabels(file, 1), file, "corrupt gzip data");
+        Path images = Files.write(dir.resolve("crc-images.gz"), damagedTrailer(SUBSET.resolve(
+                "t10k-images-idx3-ubyte.gz")));
+        assertFormatError(() -> IdxReader.readImages(images, 10), images, "corrupt gzip data");
+    }
+
+    private static byte[] damagedTrailer(Path gzip) throws IOException {
+        byte[] bytes = Files.readAllBytes(gzip);
+        bytes[bytes.length - 6] ^= 0x55;    // inside the CRC-32 of the gzip trailer
+        return bytes;
     }
 
     @Test
