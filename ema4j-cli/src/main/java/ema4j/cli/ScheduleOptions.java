@@ -34,9 +34,35 @@ final class ScheduleOptions {
     @Option(names = "--decay", paramLabel = "D", description = "The decay of the constant schedule, in [0, 1].")
     Double decay;
 
-    /** The schedule these options describe; invalid values fail with the core's message. */
+    /**
+     * The schedule these options describe; invalid values fail with the core's message, and an option the kind does
+     * not use is refused instead of ignored.
+     */
     DecaySchedule schedule() {
-        switch (kind.toLowerCase(java.util.Locale.ROOT)) {
+        String chosen = kind.toLowerCase(java.util.Locale.ROOT);
+        java.util.Map<String, Object> given = new java.util.LinkedHashMap<>();
+        given.put("--preset", preset);
+        given.put("--power", power);
+        given.put("--inv-gamma", invGamma);
+        given.put("--min-decay", minDecay);
+        given.put("--max-decay", maxDecay);
+        given.put("--update-after-step", updateAfterStep);
+        given.put("--decay", decay);
+        java.util.Set<String> uses = switch (chosen) {
+            case "warmup" -> java.util.Set.of("--preset", "--power", "--inv-gamma", "--min-decay", "--max-decay",
+                    "--update-after-step");
+            case "constant" -> java.util.Set.of("--decay");
+            case "ramp" -> java.util.Set.of("--max-decay");
+            default -> java.util.Set.copyOf(given.keySet());
+        };
+        for (java.util.Map.Entry<String, Object> option : given.entrySet()) {
+            if (option.getValue() != null && !uses.contains(option.getKey())) {
+                throw new IllegalArgumentException(option.getKey() + " must not be given with --schedule " + kind
+                        + ", which does not use it (it takes " + String.join(", ", new java.util.TreeSet<>(uses))
+                        + "), was " + option.getValue());
+            }
+        }
+        switch (chosen) {
             case "warmup" -> {
                 Warmup.Builder b = Preset.named(preset == null ? "short" : preset).schedule().toBuilder();
                 if (power != null) {

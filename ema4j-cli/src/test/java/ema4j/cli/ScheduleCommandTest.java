@@ -58,6 +58,19 @@ class ScheduleCommandTest {
     }
 
     @Test
+    void anOptionTheScheduleDoesNotUseIsRefusedNotIgnored() {
+        CliRun run = CliRun.of("schedule", "--decay", "0.99");
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().strip()).isEqualTo("ema4j: --decay must not be given with --schedule warmup, which does"
+                + " not use it (it takes --inv-gamma, --max-decay, --min-decay, --power, --preset,"
+                + " --update-after-step), was 0.99");
+        CliRun constant = CliRun.of("schedule", "--schedule", "constant", "--decay", "0.99", "--power", "0.5");
+        assertThat(constant.exitCode()).isEqualTo(2);
+        assertThat(constant.err().strip()).startsWith("ema4j: --power must not be given with --schedule constant");
+        assertThat(CliRun.of("schedule", "--schedule", "constant", "--decay", "0.99").exitCode()).isZero();
+    }
+
+    @Test
     void anInvalidPowerNamesTheValueAndTheRange() {
         CliRun run = CliRun.of("schedule", "--power", "-1");
         assertThat(run.exitCode()).isEqualTo(2);

@@ -162,6 +162,19 @@ class TrainCommandTest {
     }
 
     @Test
+    void anEmptyOutAndRepeatedPostHocLengthsAreRefusedNotIgnored(@TempDir Path out) {
+        CliRun empty = CliRun.of("train", "--data", CliRun.SUBSET.toString(), "--out", "");
+        assertThat(empty.exitCode()).isEqualTo(2);
+        assertThat(empty.err().strip()).isEqualTo("ema4j: --out must be a directory's path (an empty one would write"
+                + " into the current directory), was \"\"");
+        CliRun twice = CliRun.of("train", "--data", CliRun.SUBSET.toString(), "--out", out.toString(),
+                "--posthoc-every", "10", "--posthoc-sigma-rel", "0.05,0.05");
+        assertThat(twice.exitCode()).isEqualTo(2);
+        assertThat(twice.err().strip()).isEqualTo("ema4j: --posthoc-sigma-rel must be distinct values, was [0.05,"
+                + " 0.05]");
+    }
+
+    @Test
     void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());

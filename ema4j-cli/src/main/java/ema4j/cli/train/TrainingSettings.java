@@ -41,6 +41,8 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
 
     /** Validates every value, with the option's name in the message. */
     public TrainingSettings {
+        requireArgument(out != null && !out.toString().isBlank(), "--out", "a directory's path (an empty one would"
+                + " write into the current directory)", "\"" + out + "\"");
         requireArgument(epochs >= 1, "--epochs", ">= 1", epochs);
         requireArgument(batchSize >= 1, "--batch-size", ">= 1", batchSize);
         requireArgument(optimizer.equals("sgd") || optimizer.equals("adam"), "--optimizer", "sgd or adam", optimizer);
@@ -61,6 +63,8 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
             requireArgument(sigmaRel > 0 && sigmaRel <= PowerFunctionProfile.MAX_SIGMA_REL, "--posthoc-sigma-rel",
                     "in (0, " + PowerFunctionProfile.MAX_SIGMA_REL + "]", sigmaRel);
         }
+        requireArgument(new java.util.HashSet<>(posthocSigmaRels).size() == posthocSigmaRels.size(),
+                "--posthoc-sigma-rel", "distinct values", posthocSigmaRels);
         requireArgument(posthocEvery == 0 || !posthocSigmaRels.isEmpty(), "--posthoc-sigma-rel",
                 "at least one value with --posthoc-every", posthocSigmaRels);
     }

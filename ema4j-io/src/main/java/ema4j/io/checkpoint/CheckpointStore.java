@@ -95,6 +95,33 @@ public final class CheckpointStore {
         Path temporary = root.resolve(".tmp-" + name + "-"
                 + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
         Files.createDirectory(temporary);
+        try {
+            return saveFrom(temporary, name, step, contents);
+        } catch (IOException | RuntimeException | Error e) {
+            // the half-written checkpoint would hold the space a retry needs; earlier checkpoints are intact
+            try {
+                deleteTree(temporary);
+            } catch (IOException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            if (e instanceof IOException io) {
+                throw new IOException(describe(io) + " while writing the checkpoint of step " + step + " in " + root
+                        + "; the earlier checkpoints are intact", io);
+            }
+            throw e;
+        }
+    }
+
+    /** The failure in words with its file, for the message of a failed save. */
+    private static String describe(IOException e) {
+        if (e instanceof java.nio.file.FileSystemException failed) {
+            return (failed.getReason() == null ? failed.getClass().getSimpleName() : failed.getReason()) + " ("
+                    + failed.getFile() + ")";
+        }
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private Checkpoint saveFrom(Path temporary, String name, long step, Contents contents) throws IOException {
         List<Manifest.FileEntry> files = new ArrayList<>();
         List<Manifest.TensorRecord> tensors = new ArrayList<>();
         for (Map.Entry<String, SafetensorsWriter> e : contents.tensors.entrySet()) {

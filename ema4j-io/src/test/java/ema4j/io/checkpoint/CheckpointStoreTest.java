@@ -54,6 +54,26 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void aSaveThatFailsRemovesItsHalfWrittenFolderAndSaysTheEarlierCheckpointsAreIntact(@TempDir Path root)
+            throws Exception {
+        CheckpointStore store = CheckpointStore.at(root, 3);
+        store.save(5, contents(1));
+        CheckpointStore.Contents failing = new CheckpointStore.Contents()
+                .tensors("model.safetensors", SafetensorsWriter.create().tensor("w", "F32", new long[] {1 << 20},
+                        out -> {
+                            out.write(ByteBuffer.allocate(1 << 16));
+                            throw new java.io.IOException("No space left on device");
+                        }));
+        assertThatThrownBy(() -> store.save(6, failing)).isInstanceOf(java.io.IOException.class)
+                .hasMessage("No space left on device while writing the checkpoint of step 6 in " + root
+                        + "; the earlier checkpoints are intact");
+        try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(root)) {
+            assertThat(left.map(p -> p.getFileName().toString()).toList()).containsExactly("step-000000000005");
+        }
+        assertThat(store.latest()).get().extracting(Checkpoint::step).isEqualTo(5L);
+    }
+
+    @Test
     void pruningNeverDeletesCheckpointsOfLaterSteps(@TempDir Path root) throws Exception {
         CheckpointStore store = CheckpointStore.at(root, 2);
         for (int step = 1; step <= 4; step++) {
