@@ -29,6 +29,10 @@ class TrainCommandTest {
             assertThat(out.resolve(file)).isRegularFile();
             assertThat(Files.size(out.resolve(file))).isPositive();
         }
+        try (java.util.stream.Stream<Path> entries = Files.list(out)) {
+            assertThat(entries.map(p -> p.getFileName().toString())).as("the models' staging folder is gone")
+                    .noneMatch(name -> name.startsWith(".models-"));
+        }
         List<EvaluationRow> rows = MetricsWriter.readCsv(out.resolve("metrics.csv"));
         assertThat(rows).hasSizeGreaterThanOrEqualTo(5);
         assertThat(rows.get(rows.size() - 1).step()).isEqualTo(252);

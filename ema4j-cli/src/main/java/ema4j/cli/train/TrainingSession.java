@@ -368,14 +368,35 @@ public final class TrainingSession {
                                 100 * averaged.metric("Accuracy"), decay)));
     }
 
+    /**
+     * Saves the raw and the EMA model as a pair: both are written into a hidden folder first and moved into
+     * {@code models/} only when both are complete, each file by an atomic rename, so a full disk leaves the earlier
+     * pair as it was, not one new model beside an old one.
+     */
     private void save(Model model, EmaModel ema) throws IOException {
         Path dir = settings.out().resolve(MODELS);
         Files.createDirectories(dir);
-        model.save(dir, RAW_NAME);
-        if (ema != null) {
-            try (Model averaged = ema.averagedModel(EMA_NAME, FashionCnn::block)) {
-                averaged.save(dir, EMA_NAME);
+        Path staging = Files.createTempDirectory(settings.out(), ".models-");
+        try {
+            model.save(staging, RAW_NAME);
+            if (ema != null) {
+                try (Model averaged = ema.averagedModel(EMA_NAME, FashionCnn::block)) {
+                    averaged.save(staging, EMA_NAME);
+                }
             }
+            try (java.util.stream.Stream<Path> written = Files.list(staging)) {
+                for (Path file : written.toList()) {
+                    Files.move(file, dir.resolve(file.getFileName()), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } finally {
+            try (java.util.stream.Stream<Path> left = Files.list(staging)) {
+                for (Path file : left.toList()) {
+                    Files.deleteIfExists(file);
+                }
+            }
+            Files.deleteIfExists(staging);
         }
     }
 
