@@ -179,6 +179,23 @@ class TrainCommandTest {
     }
 
     @Test
+    void aDamagedNewestCheckpointIsNamedAndKeptInsteadOfSkippedAndOverwritten(@TempDir Path out) throws Exception {
+        String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
+                java.util.stream.Stream.of("--checkpoint-every", "20")).toArray(String[]::new);
+        assertThat(CliRun.of(args).exitCode()).isZero();
+        Path newest = out.resolve("checkpoints/step-000000000063");
+        Files.writeString(newest.resolve("manifest.json"), "{ damaged");
+        String[] resume = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
+                java.util.stream.Stream.of("--resume", "latest")).toArray(String[]::new);
+        CliRun run = CliRun.of(resume);
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().strip()).startsWith("ema4j: --out must be free of damaged checkpoints newer than the one"
+                + " to resume (move them out of " + out.resolve("checkpoints") + " to resume from step 60; nothing is"
+                + " deleted for you), was " + out + ", which holds step-000000000063 (");
+        assertThat(newest.resolve("manifest.json")).hasContent("{ damaged");
+    }
+
+    @Test
     void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());

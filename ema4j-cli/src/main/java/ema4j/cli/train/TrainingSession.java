@@ -218,6 +218,10 @@ public final class TrainingSession {
         requireArgument(ours || newest < 0, "--out", "a directory without checkpoints to resume " + resume
                 + " into (or resume the run whose checkpoints it holds)", settings.out() + ", which holds"
                 + " checkpoints up to step " + newest);
+        List<String> damaged = ours ? store.damagedAfter(checkpoint.step()) : List.of();
+        requireArgument(damaged.isEmpty(), "--out", "free of damaged checkpoints newer than the one to resume (move"
+                + " them out of " + store.root() + " to resume from step " + checkpoint.step() + "; nothing is"
+                + " deleted for you)", settings.out() + ", which holds " + String.join("; ", damaged));
         requireArgument(checkpoint.step() >= newest, "--resume", "the newest checkpoint of --out, step " + newest
                 + " (an older one would prune the newer; copy it into another --out and resume there)",
                 checkpoint.directory() + " at step " + checkpoint.step());

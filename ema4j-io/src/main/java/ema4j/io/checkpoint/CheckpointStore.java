@@ -193,6 +193,24 @@ public final class CheckpointStore {
         return dirs.isEmpty() ? -1 : stepOf(dirs.get(0));
     }
 
+    /**
+     * The checkpoint directories of steps after {@code step} that do not open as complete checkpoints, newest
+     * first, each with the reason, e.g. {@code step-000000000060 (manifest.json: ...)}.
+     */
+    public List<String> damagedAfter(long step) throws IOException {
+        List<String> damaged = new ArrayList<>();
+        for (Path dir : stepDirectories()) {
+            if (stepOf(dir) > step) {
+                try {
+                    Checkpoint.open(dir);
+                } catch (CheckpointFormatException e) {
+                    damaged.add(dir.getFileName() + " (" + e.getMessage() + ")");
+                }
+            }
+        }
+        return damaged;
+    }
+
     /** The store's directory. */
     public Path root() {
         return root;
