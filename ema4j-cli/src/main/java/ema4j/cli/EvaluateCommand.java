@@ -49,6 +49,12 @@ final class EvaluateCommand implements Callable<Integer> {
         if (testLimit < 0) {
             throw new IllegalArgumentException("--test-limit must be >= 0, was " + testLimit);
         }
+        if (!Files.exists(models.resolve(TrainingSession.RAW_NAME + "-0000.params"))
+                && !Files.exists(models.resolve(TrainingSession.EMA_NAME + "-0000.params"))) {
+            throw new IllegalArgumentException("MODELS must hold " + TrainingSession.RAW_NAME + "-0000.params or "
+                    + TrainingSession.EMA_NAME + "-0000.params (train writes them to OUT/models), was " + models
+                    + ", which holds neither");
+        }
         engine.configure();
         FashionMnistDataset.Builder b = FashionMnistDataset.builder().files(data.files()).split(Split.TEST)
                 .setSampling(500, false);

@@ -196,6 +196,14 @@ class TrainCommandTest {
     }
 
     @Test
+    void evaluatingAFolderWithoutModelsIsOneLineAndANonZeroExit(@TempDir Path empty) {
+        CliRun run = CliRun.of("evaluate", empty.toString(), "--data", CliRun.SUBSET.toString());
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().strip()).isEqualTo("ema4j: MODELS must hold fmnist-raw-0000.params or"
+                + " fmnist-ema-0000.params (train writes them to OUT/models), was " + empty + ", which holds neither");
+    }
+
+    @Test
     void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());
