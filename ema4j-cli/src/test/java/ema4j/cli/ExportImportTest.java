@@ -201,6 +201,30 @@ class ExportImportTest {
     }
 
     @Test
+    void importingANanWeightIsRefusedNamingItAndWritesNothing(@TempDir Path dir) throws Exception {
+        Path raw = dir.resolve("raw.safetensors");
+        ok(CliRun.of("export", checkpoint.toString(), "--weights", "raw", "--out", raw.toString()));
+        Path nan = dir.resolve("nan.safetensors");
+        try (SafetensorsFile file = SafetensorsFile.open(raw)) {
+            SafetensorsWriter writer = SafetensorsWriter.create();
+            for (TensorEntry t : file.tensors()) {
+                ByteBuffer values = file.read(t.name()).order(ByteOrder.LITTLE_ENDIAN);
+                if (t.name().equals("10Linear_bias")) {
+                    values.putFloat(4 * 3, Float.NaN);
+                }
+                writer.tensor(t.name(), t.dtype(), t.shape(), values);
+            }
+            writer.write(nan);
+        }
+        Path models = dir.resolve("models");
+        CliRun imported = CliRun.of("import", nan.toString(), "--into", models.toString());
+        assertThat(imported.exitCode()).isEqualTo(2);
+        assertThat(imported.err().strip()).isEqualTo("ema4j: every weight of " + nan + " must be finite, was NaN at"
+                + " 10Linear_bias[3]");
+        assertThat(models).doesNotExist();
+    }
+
+    @Test
     void importingAFileThatIsNoSafetensorsIsOneLine(@TempDir Path dir) throws Exception {
         Path text = dir.resolve("weights.safetensors");
         Files.writeString(text, "not a safetensors file");

@@ -149,7 +149,8 @@ class TrainCommandTest {
             throws Exception {
         assertThat(CliRun.of(trainArgs(out, "1")).exitCode()).isZero();
         String[] changed = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
-                java.util.stream.Stream.of("--resume", "latest", "--lr", "0.1", "--momentum", "0.5")).toArray(String[]::new);
+                java.util.stream.Stream.of("--resume", "latest", "--lr", "0.1", "--momentum", "0.5"))
+                .toArray(String[]::new);
         CliRun refused = CliRun.of(changed);
         assertThat(refused.exitCode()).isEqualTo(2);
         assertThat(refused.err().strip()).isEqualTo("ema4j: the settings of a resumed run must be the checkpoint's,"

@@ -64,13 +64,31 @@ public final class SafetensorsWeights {
             requireMatch(file, weights, renamed, parameters);
             for (Map.Entry<String, String> e : renamed.entrySet()) {
                 NDArray array = parameters.get(e.getValue()).getArray();
-                try (NDArray loaded = array.getManager().create(weights.read(e.getKey()).order(ByteOrder.LITTLE_ENDIAN),
-                        array.getShape(), array.getDataType())) {
+                java.nio.ByteBuffer values = weights.read(e.getKey()).order(ByteOrder.LITTLE_ENDIAN);
+                requireFinite(file, e.getKey(), values, array.getDataType());
+                try (NDArray loaded = array.getManager().create(values, array.getShape(), array.getDataType())) {
                     array.set(new NDIndex("..."), loaded);
                 }
             }
         }
         return parameters.size();
+    }
+
+    /** Refuses a NaN or infinite weight, which would make every later result meaningless, naming where it is. */
+    private static void requireFinite(Path file, String tensor, java.nio.ByteBuffer values,
+            ai.djl.ndarray.types.DataType type) {
+        int width = type == ai.djl.ndarray.types.DataType.FLOAT64 ? 8 : 4;
+        if (type != ai.djl.ndarray.types.DataType.FLOAT32 && type != ai.djl.ndarray.types.DataType.FLOAT64) {
+            return;
+        }
+        for (int i = 0; i < values.remaining() / width; i++) {
+            int at = values.position() + width * i;
+            double v = width == 8 ? values.getDouble(at) : values.getFloat(at);
+            if (!Double.isFinite(v)) {
+                throw new IllegalArgumentException("every weight of " + file + " must be finite, was " + v + " at "
+                        + tensor + "[" + i + "]");
+            }
+        }
     }
 
     private static void requireMatch(Path file, SafetensorsFile weights, Map<String, String> renamed,
