@@ -204,6 +204,42 @@ class TrainCommandTest {
                 + " fmnist-ema-0000.params (train writes them to OUT/models), was " + empty + ", which holds neither");
     }
 
+    /** Replaces {@code file} of the checkpoint and updates the manifest's size and SHA-256, as a careful editor would. */
+    private static void reseal(Path checkpoint, String file, String content) throws Exception {
+        Files.writeString(checkpoint.resolve(file), content);
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode manifest = (com.fasterxml.jackson.databind.node.ObjectNode)
+                json.readTree(checkpoint.resolve("manifest.json").toFile());
+        for (com.fasterxml.jackson.databind.JsonNode entry : manifest.path("files")) {
+            if (entry.path("name").asText().equals(file)) {
+                byte[] bytes = Files.readAllBytes(checkpoint.resolve(file));
+                ((com.fasterxml.jackson.databind.node.ObjectNode) entry).put("bytes", bytes.length)
+                        .put("sha256", java.util.HexFormat.of().formatHex(java.security.MessageDigest
+                                .getInstance("SHA-256").digest(bytes)));
+            }
+        }
+        json.writeValue(checkpoint.resolve("manifest.json").toFile(), manifest);
+    }
+
+    @Test
+    void aResealedStateWithAWrongCounterIsRefusedNamingTheField(@TempDir Path out) throws Exception {
+        assertThat(CliRun.of(trainArgs(out, "1")).exitCode()).isZero();
+        Path checkpoint = out.resolve("checkpoints/step-000000000063");
+        String state = Files.readString(checkpoint.resolve("state.json"));
+        String[] resume = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
+                java.util.stream.Stream.of("--resume", "latest")).toArray(String[]::new);
+        for (String[] damage : new String[][] {
+            {"\"batchInEpoch\" : 0", "\"batchInEpoch\" : -1", "training.batchInEpoch must be a whole number >= 0,"
+                    + " was -1"},
+            {"\"updates\" : 63", "\"updates\" : \"abc\"", "updates must be a whole number >= 0, was \"abc\""}}) {
+            assertThat(state).contains(damage[0]);
+            reseal(checkpoint, "state.json", state.replace(damage[0], damage[1]));
+            CliRun run = CliRun.of(resume);
+            assertThat(run.exitCode()).as(run.err()).isEqualTo(2);
+            assertThat(run.err().strip()).isEqualTo("ema4j: " + checkpoint + ": state.json: " + damage[2]);
+        }
+    }
+
     @Test
     void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",

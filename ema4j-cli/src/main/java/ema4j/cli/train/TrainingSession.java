@@ -33,6 +33,7 @@ import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.CheckpointStore;
 import ema4j.io.checkpoint.ScheduleCodec;
+import ema4j.io.checkpoint.StrictFields;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -269,28 +270,28 @@ public final class TrainingSession {
     private Position restorePosition(Checkpoint checkpoint) throws IOException {
         JsonNode t = TrainingCheckpoint.training(checkpoint);
         Position p = new Position();
-        p.step = t.path("step").asLong();
-        p.epoch = t.path("epoch").asInt();
-        p.batchInEpoch = t.path("batchInEpoch").asLong();
-        p.examples = t.path("examples").asLong();
-        p.lossSum = t.path("lossSum").asDouble();
-        p.lossCount = t.path("lossCount").asInt();
-        for (JsonNode r : t.path("rows")) {
-            rows.add(new EvaluationRow(r.get(0).asLong(), r.get(1).asInt(), r.get(2).asDouble(), r.get(3).asDouble(),
-                    r.get(4).asDouble(), number(r.get(5)), number(r.get(6)), number(r.get(7)), r.get(8).asDouble()));
+        StrictFields strict = new StrictFields(checkpoint.directory(), "state.json");
+        p.step = strict.whole(t.get("step"), "training.step", 0);
+        p.epoch = (int) strict.whole(t.get("epoch"), "training.epoch", 1);
+        p.batchInEpoch = strict.whole(t.get("batchInEpoch"), "training.batchInEpoch", 0);
+        p.examples = strict.whole(t.get("examples"), "training.examples", 0);
+        p.lossSum = strict.number(t.get("lossSum"), "training.lossSum");
+        p.lossCount = (int) strict.whole(t.get("lossCount"), "training.lossCount", 0);
+        JsonNode saved = strict.array(t.get("rows"), "training.rows", -1);
+        for (int i = 0; i < saved.size(); i++) {
+            String at = "training.rows[" + i + "]";
+            JsonNode r = strict.array(saved.get(i), at, 9);
+            rows.add(new EvaluationRow(strict.whole(r.get(0), at + "[0] (step)", 0),
+                    (int) strict.whole(r.get(1), at + "[1] (epoch)", 1), strict.number(r.get(2), at + "[2]"),
+                    strict.number(r.get(3), at + "[3]"), strict.number(r.get(4), at + "[4]"),
+                    strict.number(r.get(5), at + "[5]"), strict.number(r.get(6), at + "[6]"),
+                    strict.number(r.get(7), at + "[7]"), strict.number(r.get(8), at + "[8]")));
         }
-        JsonNode losses = t.path("trainLoss");
+        JsonNode losses = strict.array(t.get("trainLoss"), "training.trainLoss", -1);
         for (int i = 0; i < losses.size(); i++) {
-            trainLoss.add(new TrainLossPoint(i + 1, losses.get(i).asDouble()));
-        }
-        if (p.epoch < 1 || p.step < 0) {
-            throw new IllegalArgumentException("checkpoint " + checkpoint.directory() + " has no training position");
+            trainLoss.add(new TrainLossPoint(i + 1, strict.number(losses.get(i), "training.trainLoss[" + i + "]")));
         }
         return p;
-    }
-
-    private static double number(JsonNode n) {
-        return n == null || n.isNull() ? Double.NaN : n.asDouble();
     }
 
     /** Where training stands: the counters a checkpoint saves to resume exactly. */

@@ -14,6 +14,7 @@ import ema4j.core.NonFinitePolicy;
 import ema4j.core.TensorSpec;
 import ema4j.core.WeightFormat;
 import ema4j.core.policy.ParameterRule;
+import ema4j.core.schedule.DecaySchedule;
 import ema4j.djl.EmaModel;
 import ema4j.djl.EmaStatus;
 import ema4j.djl.ParameterReport;
@@ -22,6 +23,7 @@ import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.CheckpointFormatException;
 import ema4j.io.checkpoint.CheckpointStore;
 import ema4j.io.checkpoint.ScheduleCodec;
+import ema4j.io.checkpoint.StrictFields;
 import ema4j.io.safetensors.SafetensorsFile;
 import ema4j.io.safetensors.SafetensorsWriter;
 import ema4j.io.safetensors.TensorEntry;
@@ -213,7 +215,9 @@ public final class TrainingCheckpoint {
         }
         JsonNode counts = checkpoint.json(STATE).path("optimizer").path("updateCounts");
         Map<String, Long> updateCounts = new HashMap<>();
-        counts.fields().forEachRemaining(e -> updateCounts.put(e.getKey(), e.getValue().asLong()));
+        StrictFields strict = new StrictFields(checkpoint.directory(), STATE);
+        counts.fields().forEachRemaining(e -> updateCounts.put(e.getKey(), strict.whole(e.getValue(),
+                "optimizer.updateCounts." + e.getKey(), 0)));
         Map<String, ByteBuffer> slots = new HashMap<>();
         try (SafetensorsFile file = checkpoint.tensors(OPTIMIZER)) {
             for (TensorEntry entry : file.tensors()) {
@@ -279,8 +283,15 @@ public final class TrainingCheckpoint {
                         tensors.read(name.asText())));
             }
         }
-        EmaSnapshot snapshot = EmaSnapshot.of(ScheduleCodec.fromJson(state.get("schedule")),
-                state.path("updates").asLong(), state.path("skippedUpdates").asLong(), shadows);
+        StrictFields strict = new StrictFields(checkpoint.directory(), STATE);
+        DecaySchedule schedule;
+        try {
+            schedule = ScheduleCodec.fromJson(state.path("schedule"));
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointFormatException(checkpoint.directory(), STATE + ": " + e.getMessage());
+        }
+        EmaSnapshot snapshot = EmaSnapshot.of(schedule, strict.whole(state.get("updates"), "updates", 0),
+                strict.whole(state.get("skippedUpdates"), "skippedUpdates", 0), shadows);
         return builder.resume(block, snapshot);
     }
 

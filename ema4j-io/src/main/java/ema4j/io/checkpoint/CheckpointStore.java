@@ -89,7 +89,8 @@ public final class CheckpointStore {
      * @return the written checkpoint, verified
      */
     public Checkpoint save(long step, Contents contents) throws IOException {
-        requireArgument(step >= 0, "step", ">= 0", step);
+        // a checkpoint's name has 12 digits: a larger step would make one that is never listed nor pruned
+        requireArgument(step >= 0 && step < 1_000_000_000_000L, "step", "in [0, 10^12)", step);
         removeLeftovers();
         String name = String.format("step-%012d", step);
         Path temporary = root.resolve(".tmp-" + name + "-"

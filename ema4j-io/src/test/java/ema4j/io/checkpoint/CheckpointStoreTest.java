@@ -74,6 +74,13 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void aStepTooLargeForTheNameIsRefused(@TempDir Path root) throws Exception {
+        assertThatThrownBy(() -> CheckpointStore.at(root, 1).save(1_000_000_000_000L, contents(1)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("step must be in [0, 10^12), was 1000000000000");
+    }
+
+    @Test
     void pruningNeverDeletesCheckpointsOfLaterSteps(@TempDir Path root) throws Exception {
         CheckpointStore store = CheckpointStore.at(root, 2);
         for (int step = 1; step <= 4; step++) {
