@@ -6,6 +6,7 @@ import ema4j.core.Ema4jVersion;
 import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.CheckpointFormatException;
 import ema4j.io.posthoc.SnapshotFormatException;
+import ema4j.io.safetensors.SafetensorsFormatException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
@@ -45,7 +46,8 @@ public final class Ema4j implements Runnable {
             }
             if (e instanceof IllegalArgumentException || e instanceof DataMissingException
                     || e instanceof IdxFormatException || e instanceof CheckpointFormatException
-                    || e instanceof SnapshotFormatException || e instanceof DirectoryLock.InUseException) {
+                    || e instanceof SnapshotFormatException || e instanceof DirectoryLock.InUseException
+                    || e instanceof SafetensorsFormatException) {
                 commandLine.getErr().println("ema4j: " + e.getMessage());
                 return 2;
             }

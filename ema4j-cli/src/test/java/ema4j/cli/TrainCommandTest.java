@@ -241,6 +241,22 @@ class TrainCommandTest {
     }
 
     @Test
+    void aDamagedModelOrWeightsFileIsOneLineAndANonZeroExit(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("fmnist-ema-0000.params"), "cut short");
+        CliRun evaluate = CliRun.of("evaluate", dir.toString(), "--data", CliRun.SUBSET.toString());
+        assertThat(evaluate.exitCode()).isEqualTo(2);
+        assertThat(evaluate.err().strip()).isEqualTo("ema4j: " + dir.resolve("fmnist-ema-0000.params") + " is not a"
+                + " model of this CNN: parameter 01Conv2d_weight is missing (the file is cut short or of another"
+                + " model)");
+        Path hostile = Files.write(dir.resolve("weights.safetensors"), new byte[] {-1, -1, -1, -1, -1, -1, -1, 127});
+        CliRun recalibrate = CliRun.of("recalibrate-bn", hostile.toString(), "--into", dir.resolve("out").toString(),
+                "--data", CliRun.SUBSET.toString());
+        assertThat(recalibrate.exitCode()).isEqualTo(2);
+        assertThat(recalibrate.err().lines()).hasSize(1);
+        assertThat(recalibrate.err()).startsWith("ema4j: " + hostile + ": header length");
+    }
+
+    @Test
     void moreThreadsThanTheMachineHasAreOneLineAndANonZeroExit(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--threads", "100000", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());
