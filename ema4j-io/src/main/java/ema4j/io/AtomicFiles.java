@@ -40,9 +40,15 @@ public final class AtomicFiles {
      *
      * @param target the file to create or replace; its directory must exist
      * @param content writes the new bytes
+     * @throws java.nio.file.FileSystemException naming {@code target} when it is a directory, before anything is
+     *     written
      * @throws IOException when the file system fails
      */
     public static void write(Path target, Content content) throws IOException {
+        if (Files.isDirectory(target)) {
+            throw new java.nio.file.FileSystemException(target.toString(), null, "is a directory where a file is to"
+                    + " be written; name a file in it");
+        }
         Path absolute = target.toAbsolutePath();
         Path directory = absolute.getParent();
         Path temporary = directory.resolve(absolute.getFileName() + ".tmp-"

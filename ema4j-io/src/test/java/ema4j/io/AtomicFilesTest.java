@@ -90,4 +90,13 @@ class AtomicFilesTest {
             return files.map(path -> path.getFileName().toString()).sorted().toList();
         }
     }
+
+    @Test
+    void aTargetThatIsADirectoryIsRefusedBeforeAnythingIsWritten() throws IOException {
+        Path folder = Files.createDirectory(directory.resolve("plots"));
+        assertThatThrownBy(() -> AtomicFiles.write(folder, channel -> channel.write(ByteBuffer.wrap(new byte[1]))))
+                .isInstanceOf(java.nio.file.FileSystemException.class)
+                .hasMessage(folder + ": is a directory where a file is to be written; name a file in it");
+        assertThat(listing()).containsExactly("plots");
+    }
 }
