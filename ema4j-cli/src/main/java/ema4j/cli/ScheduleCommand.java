@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code ema4j schedule}: the decay table of a schedule, the corrected version of the seed's section 4.2 table. */
+/** {@code ema4j schedule}: the decay table of a schedule, from the schedule's own formula. */
 @Command(name = "schedule", mixinStandardHelpOptions = true,
         description = "Print the decay of a schedule at given updates, and where it crosses 0.9 / 0.99 / 0.999 /"
                 + " 0.9999.")

@@ -8,12 +8,12 @@ import picocli.CommandLine.Option;
 /** The options that choose a decay schedule, shared by {@code train} and {@code schedule}. */
 final class ScheduleOptions {
     @Option(names = "--preset", paramLabel = "NAME",
-            description = "The seed's preset: long (power 2/3, max 0.9999) or short (power 3/4, max 0.999)."
+            description = "A preset: long (power 2/3, max 0.9999) or short (power 3/4, max 0.999)."
                     + " Default: short, unless --schedule says otherwise.")
     String preset;
 
     @Option(names = "--schedule", paramLabel = "KIND", defaultValue = "warmup",
-            description = "warmup (the seed's), constant, or ramp (min(max, (1+n)/(10+n))). Default: ${DEFAULT-VALUE}.")
+            description = "warmup (diffusion_policy's), constant, or ramp (min(max, (1+n)/(10+n))). Default: ${DEFAULT-VALUE}.")
     String kind;
 
     @Option(names = "--power", paramLabel = "P", description = "Warmup exponent (> 0).")

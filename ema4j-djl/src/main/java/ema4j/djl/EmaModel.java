@@ -37,7 +37,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An exponential moving average of a DJL block's weights: the seed's "shadow model".
+ * An exponential moving average of a DJL block's weights: the "shadow model" of diffusion_policy's
+ * {@code EMAModel}.
  *
  * <p>Call {@link #step()} once after every {@code trainer.step()}. Which parameters are averaged is decided by a
  * {@link ParameterPolicy} when tracking starts, and again when a parameter is frozen or unfrozen later (an unfrozen
@@ -82,7 +83,8 @@ public final class EmaModel implements AutoCloseable {
     }
 
     /**
-     * Starts an EMA of {@code block} with the seed's parameter policy; the shadow starts as a copy of the weights.
+     * Starts an EMA of {@code block} with diffusion_policy's parameter policy; the shadow starts as a copy of the
+     * weights.
      *
      * @param block an initialized block
      * @param schedule the decay schedule
@@ -543,7 +545,7 @@ public final class EmaModel implements AutoCloseable {
 
         private Swaps() {}
 
-        /** Records that {@code ema} swaps into {@code averaged}, unless another EMA is swapped into any of {@code all}. */
+        /** Records that {@code ema} swaps into {@code averaged}, unless another EMA is in any of {@code all}. */
         static synchronized void claim(EmaModel ema, List<Parameter> averaged, List<Tracked> all) {
             EmaModel other = holder(all);
             requireState(other == null || other == ema, "the weights of another EMA of this block are swapped into"
@@ -580,7 +582,7 @@ public final class EmaModel implements AutoCloseable {
     /** Options of an EMA: parameter policy, non-finite policy, step accounting, update interval. */
     public static final class Builder {
         private final DecaySchedule schedule;
-        private ParameterPolicy policy = ParameterPolicy.seed();
+        private ParameterPolicy policy = ParameterPolicy.diffusionPolicy();
         private NonFinitePolicy nonFinite = NonFinitePolicy.FAIL;
         private LongSupplier optimizerSteps;
         private int updateEvery = 1;
@@ -607,7 +609,7 @@ public final class EmaModel implements AutoCloseable {
             return b;
         }
 
-        /** Which parameters are averaged; the seed's policy by default. */
+        /** Which parameters are averaged; diffusion_policy's by default. */
         public Builder policy(ParameterPolicy policy) {
             requireArgument(policy != null, "policy", "non-null", null);
             this.policy = policy;

@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The seed's training loop for DJL: {@code EasyTrain.fit} with the EMA updated after every optimizer step and
+ * diffusion_policy's training loop for DJL: {@code EasyTrain.fit} with the EMA updated after every optimizer step and
  * validation on both the raw and the EMA weights.
  *
  * <p>DJL's listener events come too early for an EMA ({@code onTrainingBatch} fires before {@code trainer.step()}),

@@ -6,7 +6,7 @@ package ema4j.djl;
  * <p>ema4j's own kernel reads CPU tensors in place and averages them into float32 shadows in host memory at close to
  * memory speed; a tensor on a GPU cannot be read in place, so averaging it into a host shadow copies it over the bus
  * for every update. A shadow on the tensor's own device is averaged there with NDArray arithmetic instead, at the
- * device's speed, and costs the device memory the seed warns of (the averaged parameters once more).
+ * device's speed, and costs device memory (the averaged parameters once more).
  */
 public enum ShadowPlacement {
     /**

@@ -15,7 +15,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * The small CNN with BatchNorm that the seed's loop trains on Fashion-MNIST: two conv-BN-ReLU-pool stages, a hidden
+ * The small CNN with BatchNorm that the example loop trains on Fashion-MNIST: two conv-BN-ReLU-pool stages, a hidden
  * dense layer and a 10-way output. Every call builds a fresh block with the same parameter names, so it serves as the
  * block factory of {@code EmaModel.averagedModel} and of loading saved weights.
  */

@@ -43,7 +43,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One training run of the small CNN on Fashion-MNIST with an EMA beside it: the seed's loop (section 2.2), with the
+ * One training run of the small CNN on Fashion-MNIST with an EMA beside it: diffusion_policy's loop, with the
  * test set evaluated on raw and EMA weights every {@code evalEvery} steps and at the end of every epoch.
  */
 public final class TrainingSession {

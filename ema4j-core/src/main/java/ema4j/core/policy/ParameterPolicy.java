@@ -10,9 +10,9 @@ import java.util.regex.PatternSyntaxException;
 /**
  * Decides, once when tracking starts, which parameters are averaged and which are copied, and says why.
  *
- * <p>The seed's rules (section 5): parameters of BatchNorm layers are copied, running statistics follow the live
- * model, frozen parameters are copied, the rest are averaged. Name overrides come first, in the order they were
- * added; a pattern must match the whole name ({@link java.util.regex.Matcher#matches()}).
+ * <p>diffusion_policy's {@code EMAModel} rules: parameters of BatchNorm layers are copied, running statistics follow
+ * the live model, frozen parameters are copied, the rest are averaged. Name overrides come first, in the order they
+ * were added; a pattern must match the whole name ({@link java.util.regex.Matcher#matches()}).
  *
  * <p>Immutable and thread-safe.
  */
@@ -25,12 +25,12 @@ public final class ParameterPolicy {
         this.overrides = List.copyOf(b.overrides);
     }
 
-    /** The seed's policy with no overrides. */
-    public static ParameterPolicy seed() {
+    /** diffusion_policy's {@code EMAModel} policy with no overrides. */
+    public static ParameterPolicy diffusionPolicy() {
         return builder().build();
     }
 
-    /** A builder starting from the seed's policy. */
+    /** A builder starting from diffusion_policy's policy. */
     public static Builder builder() {
         return new Builder();
     }
@@ -51,7 +51,7 @@ public final class ParameterPolicy {
             return new Decision(ParameterRule.COPY, "running statistic: follows the live model");
         }
         if (info.inBatchNorm() && batchNorm == BatchNormRule.COPY_ALL) {
-            return new Decision(ParameterRule.COPY, "BatchNorm parameter: copied (seed 5.1)");
+            return new Decision(ParameterRule.COPY, "BatchNorm parameter: copied (diffusion_policy's EMAModel)");
         }
         if (!info.trainable()) {
             return new Decision(ParameterRule.COPY, "frozen: no gradient, nothing to smooth");
@@ -72,7 +72,7 @@ public final class ParameterPolicy {
 
     /** How the parameters of BatchNorm layers are treated. */
     public enum BatchNormRule {
-        /** Gamma, beta and the running statistics are all copied: the seed's rule. */
+        /** Gamma, beta and the running statistics are all copied: diffusion_policy's rule. */
         COPY_ALL,
         /** Gamma and beta are averaged like other trainable parameters; only the running statistics are copied. */
         AVERAGE_AFFINE
@@ -100,7 +100,7 @@ public final class ParameterPolicy {
 
         private Builder() {}
 
-        /** How BatchNorm parameters are treated; the seed copies them all. */
+        /** How BatchNorm parameters are treated; diffusion_policy copies them all. */
         public Builder batchNorm(BatchNormRule rule) {
             requireArgument(rule != null, "batchNorm", "non-null", rule);
             this.batchNorm = rule;

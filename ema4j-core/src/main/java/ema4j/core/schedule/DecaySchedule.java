@@ -80,7 +80,7 @@ public sealed interface DecaySchedule permits Warmup, Constant, Ramp, PowerFunct
     }
 
     /**
-     * The seed's warmup, diffusion_policy's {@code EMAModel} decay: the first {@code updateAfterStep + 2} updates copy,
+     * diffusion_policy's {@code EMAModel} decay: the first {@code updateAfterStep + 2} updates copy,
      * then {@code 1 - (1 + step / invGamma)^(-power)} clamped. Defaults in {@link Warmup.Builder}.
      */
     static Warmup.Builder warmup() {
@@ -131,7 +131,7 @@ public sealed interface DecaySchedule permits Warmup, Constant, Ramp, PowerFunct
         return PowerFunction.ofSigmaRel(sigmaRel);
     }
 
-    /** The seed's preset (section 7.1) by name: {@code long} or {@code short}. */
+    /** A warmup preset by name: {@code long} or {@code short}. */
     static Warmup preset(String name) {
         return Preset.named(name).schedule();
     }

@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
-/** The seed's two recommended warmups (section 7.1), both with invGamma 1. */
+/** Two warmups for long and short trainings (power 2/3, max 0.9999; power 3/4, max 0.999), invGamma 1. */
 public enum Preset {
     /** Training beyond about 100K steps: power 2/3, maxDecay 0.9999 (decay 0.999 near update 31.6K). */
     LONG(2.0 / 3.0, 0.9999),

@@ -3,7 +3,7 @@ package ema4j.core.schedule;
 import static ema4j.core.internal.Preconditions.requireArgument;
 
 /**
- * diffusion_policy's warmup decay, the seed's ({@code EMAModel.get_decay} in real-stanford/diffusion_policy
+ * diffusion_policy's warmup decay ({@code EMAModel.get_decay} in real-stanford/diffusion_policy
  * {@code diffusion_policy/model/diffusion/ema_model.py}; diffusers up to 0.11 counted the same way).
  *
  * <p>diffusion_policy computes the decay from its counter {@code optimization_step} before incrementing it, so
@@ -113,7 +113,7 @@ public final class Warmup implements DecaySchedule {
     }
 
     /**
-     * Collects the warmup's values; {@link #build()} validates them all. Defaults are the seed's:
+     * Collects the warmup's values; {@link #build()} validates them all. Defaults are diffusion_policy's:
      * updateAfterStep 0, invGamma 1, power 2/3, minDecay 0, maxDecay 0.9999.
      */
     public static final class Builder {

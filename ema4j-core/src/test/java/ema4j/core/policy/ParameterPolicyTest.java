@@ -14,7 +14,7 @@ class ParameterPolicyTest {
 
     @Test
     void theSeedAveragesTrainableAndCopiesBatchNormAndFrozen() {
-        ParameterPolicy seed = ParameterPolicy.seed();
+        ParameterPolicy seed = ParameterPolicy.diffusionPolicy();
         assertThat(seed.decide(CONV).rule()).isEqualTo(ParameterRule.AVERAGE);
         assertThat(seed.decide(GAMMA).rule()).isEqualTo(ParameterRule.COPY);
         assertThat(seed.decide(MEAN).rule()).isEqualTo(ParameterRule.COPY);

@@ -7,12 +7,12 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class SeedTrainingLoopTest {
+class EmaTrainingLoopTest {
 
     @Test
     void theSeedLoopTrainsValidatesTheEmaAndSavesBothModels(@TempDir Path out) throws Exception {
         FashionMnistFiles subset = FashionMnistFiles.locate(Path.of("src/test/resources/fashion-mnist-subset"));
-        double accuracy = SeedTrainingLoop.run(subset, 2, 2000, out);
+        double accuracy = EmaTrainingLoop.run(subset, 2, 2000, out);
         assertThat(accuracy).isGreaterThan(0.5);
         assertThat(out.resolve("fmnist-0000.params")).isRegularFile();
         assertThat(out.resolve("fmnist-ema-0000.params")).isRegularFile();

@@ -23,13 +23,13 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * The seed's training loop (section 2.2) in Java: after every optimizer step the EMA steps; after every epoch the
+ * diffusion_policy's training loop in Java: after every optimizer step the EMA steps; after every epoch the
  * EMA weights are validated; at the end both models are saved. Run it with
- * {@code java -cp ... ema4j.cli.example.SeedTrainingLoop [epochs] [out-dir]}; it reads Fashion-MNIST from
+ * {@code java -cp ... ema4j.cli.example.EmaTrainingLoop [epochs] [out-dir]}; it reads Fashion-MNIST from
  * {@code /usr/share/datasets/fashion-mnist}.
  */
-public final class SeedTrainingLoop {
-    private SeedTrainingLoop() {}
+public final class EmaTrainingLoop {
+    private EmaTrainingLoop() {}
 
     /** Runs {@link #run} with the default data, 2 epochs and {@code runs/seed-loop} unless given. */
     public static void main(String[] args) throws IOException, TranslateException {
@@ -63,7 +63,7 @@ public final class SeedTrainingLoop {
                     .addEvaluator(new Accuracy());
             try (Trainer trainer = model.newTrainer(config)) {
                 trainer.initialize(new Shape(128, 1, 28, 28));
-                // the shadow model: the seed's "short" settings (power 3/4, max 0.999), inv_gamma 1
+                // the shadow model: the "short" preset (power 3/4, max 0.999), inv_gamma 1
                 EmaModel ema = EmaModel.track(model.getBlock(), DecaySchedule.warmup()
                         .updateAfterStep(0).invGamma(1).power(3.0 / 4).minDecay(0).maxDecay(0.999).build());
                 double accuracy = Double.NaN;
