@@ -7,7 +7,6 @@ import ema4j.cli.interop.SafetensorsWeights;
 import ema4j.cli.interop.TensorNameMap;
 import ema4j.cli.model.FashionCnn;
 import ema4j.cli.train.TrainingSession;
-import ema4j.io.safetensors.SafetensorsFormatException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,11 +56,7 @@ final class ImportCommand implements Callable<Integer> {
         try (Model model = Model.newInstance(name, Device.cpu())) {
             model.setBlock(FashionCnn.block());
             model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, FashionCnn.INPUT);
-            try {
-                count = SafetensorsWeights.load(file, model.getBlock(), toDjl);
-            } catch (SafetensorsFormatException e) {
-                throw new IllegalArgumentException(e.getMessage(), e);
-            }
+            count = SafetensorsWeights.load(file, model.getBlock(), toDjl);
             Files.createDirectories(into);
             model.save(into, name);
         }

@@ -13,6 +13,12 @@ import org.junit.jupiter.api.io.TempDir;
 /** End to end: the real DJL engine trains the real CNN on a committed 2,000-image Fashion-MNIST subset. */
 class TrainCommandTest {
 
+    /** {@code args} followed by {@code more}. */
+    private static String[] with(String[] args, String... more) {
+        return java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.Arrays.stream(more))
+                .toArray(String[]::new);
+    }
+
     private static String[] trainArgs(Path out, String epochs) {
         return new String[] {"train", "--data", CliRun.SUBSET.toString(), "--train-limit", "2000", "--test-limit",
             "500", "--epochs", epochs, "--batch-size", "32", "--eval-every", "50", "--seed", "7", "--out",
@@ -92,8 +98,7 @@ class TrainCommandTest {
 
     @Test
     void resumingFromAnOlderCheckpointThanTheNewestIsRefusedAndDeletesNothing(@TempDir Path out) throws Exception {
-        String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
-                java.util.stream.Stream.of("--checkpoint-every", "20")).toArray(String[]::new);
+        String[] args = with(trainArgs(out, "1"), "--checkpoint-every", "20");
         assertThat(CliRun.of(args).exitCode()).isZero();
         Path checkpoints = out.resolve("checkpoints");
         java.util.List<Path> before;
@@ -102,8 +107,7 @@ class TrainCommandTest {
         }
         Path older = checkpoints.resolve("step-000000000040");
         assertThat(before).contains(older);
-        String[] resume = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
-                java.util.stream.Stream.of("--resume", older.toString())).toArray(String[]::new);
+        String[] resume = with(args, "--resume", older.toString());
         CliRun run = CliRun.of(resume);
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err().strip()).startsWith("ema4j: --resume must be the newest checkpoint of --out, step 63");
@@ -148,20 +152,16 @@ class TrainCommandTest {
     void aResumeThatChangesTheTrajectoryIsRefusedListingTheDifferencesUnlessAccepted(@TempDir Path out)
             throws Exception {
         assertThat(CliRun.of(trainArgs(out, "1")).exitCode()).isZero();
-        String[] changed = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
-                java.util.stream.Stream.of("--resume", "latest", "--lr", "0.1", "--momentum", "0.5"))
-                .toArray(String[]::new);
+        String[] changed = with(trainArgs(out, "1"), "--resume", "latest", "--lr", "0.1", "--momentum", "0.5");
         CliRun refused = CliRun.of(changed);
         assertThat(refused.exitCode()).isEqualTo(2);
         assertThat(refused.err().strip()).isEqualTo("ema4j: the settings of a resumed run must be the checkpoint's,"
                 + " for an exact continuation (add --accept-changed-settings to change them on purpose), was 2"
                 + " different: --lr 0.05 in the checkpoint, 0.1 now; --momentum 0.9 in the checkpoint, 0.5 now");
-        String[] accepted = java.util.stream.Stream.concat(java.util.Arrays.stream(changed),
-                java.util.stream.Stream.of("--accept-changed-settings")).toArray(String[]::new);
+        String[] accepted = with(changed, "--accept-changed-settings");
         assertThat(CliRun.of(accepted).exitCode()).isZero();
         // more epochs of a constant learning rate train the same run longer: no difference to refuse
-        String[] longer = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "2")),
-                java.util.stream.Stream.of("--resume", "latest")).toArray(String[]::new);
+        String[] longer = with(trainArgs(out, "2"), "--resume", "latest");
         CliRun run = CliRun.of(longer);
         assertThat(run.exitCode()).as(run.err()).isZero();
     }
@@ -181,13 +181,11 @@ class TrainCommandTest {
 
     @Test
     void aDamagedNewestCheckpointIsNamedAndKeptInsteadOfSkippedAndOverwritten(@TempDir Path out) throws Exception {
-        String[] args = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
-                java.util.stream.Stream.of("--checkpoint-every", "20")).toArray(String[]::new);
+        String[] args = with(trainArgs(out, "1"), "--checkpoint-every", "20");
         assertThat(CliRun.of(args).exitCode()).isZero();
         Path newest = out.resolve("checkpoints/step-000000000063");
         Files.writeString(newest.resolve("manifest.json"), "{ damaged");
-        String[] resume = java.util.stream.Stream.concat(java.util.Arrays.stream(args),
-                java.util.stream.Stream.of("--resume", "latest")).toArray(String[]::new);
+        String[] resume = with(args, "--resume", "latest");
         CliRun run = CliRun.of(resume);
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err().strip()).startsWith("ema4j: --out must be free of damaged checkpoints newer than the one"
@@ -204,7 +202,7 @@ class TrainCommandTest {
                 + " fmnist-ema-0000.params (train writes them to OUT/models), was " + empty + ", which holds neither");
     }
 
-    /** Replaces {@code file} of the checkpoint and updates the manifest's size and SHA-256, as a careful editor would. */
+    /** Replaces {@code file} of the checkpoint and updates the manifest's size and SHA-256, as an editor would. */
     private static void reseal(Path checkpoint, String file, String content) throws Exception {
         Files.writeString(checkpoint.resolve(file), content);
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
@@ -226,8 +224,7 @@ class TrainCommandTest {
         assertThat(CliRun.of(trainArgs(out, "1")).exitCode()).isZero();
         Path checkpoint = out.resolve("checkpoints/step-000000000063");
         String state = Files.readString(checkpoint.resolve("state.json"));
-        String[] resume = java.util.stream.Stream.concat(java.util.Arrays.stream(trainArgs(out, "1")),
-                java.util.stream.Stream.of("--resume", "latest")).toArray(String[]::new);
+        String[] resume = with(trainArgs(out, "1"), "--resume", "latest");
         for (String[] damage : new String[][] {
             {"\"batchInEpoch\" : 0", "\"batchInEpoch\" : -1", "training.batchInEpoch must be a whole number >= 0,"
                     + " was -1"},

@@ -265,13 +265,9 @@ final class DeviceShadows implements ShadowStore {
         requireState(keptAside == null, "the EMA weights are swapped into the model; close the swap first");
         List<EmaSnapshot.SavedShadow> saved = new ArrayList<>(shadows.length);
         for (int i = 0; i < shadows.length; i++) {
-            NDArray e = shadows[i];
-            ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(e.size() * e.getDataType().getNumOfBytes()))
-                    .order(ByteOrder.LITTLE_ENDIAN);
-            ElementCopy.copy(engineBytes(e), values, e.getDataType().getNumOfBytes());
             TensorSpec spec = specs.get(i);
-            saved.add(new EmaSnapshot.SavedShadow(new TensorSpec(spec.name(), spec.shape(), shadowPrecision(e)),
-                    values));
+            saved.add(new EmaSnapshot.SavedShadow(new TensorSpec(spec.name(), spec.shape(),
+                    shadowPrecision(shadows[i])), ElementCopy.littleEndian(shadows[i])));
         }
         return EmaSnapshot.of(clock.schedule(), clock.updates(), clock.skippedUpdates(), saved);
     }

@@ -1,6 +1,8 @@
 package ema4j.djl;
 
+import ai.djl.ndarray.NDArray;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /** Copies tensor elements between buffers that may differ in byte order. */
 final class ElementCopy {
@@ -22,5 +24,13 @@ final class ElementCopy {
             case 8 -> out.asLongBuffer().put(source.asLongBuffer());
             default -> throw new IllegalArgumentException("element width must be 1, 2, 4 or 8 bytes, was " + width);
         }
+    }
+
+    /** A little-endian copy of {@code array}'s values in its own data type, from wherever the engine holds them. */
+    static ByteBuffer littleEndian(NDArray array) {
+        int width = array.getDataType().getNumOfBytes();
+        ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(array.size() * width)).order(ByteOrder.LITTLE_ENDIAN);
+        copy(array.toByteBuffer(false).order(ByteOrder.nativeOrder()), values, width);
+        return values;
     }
 }

@@ -187,18 +187,12 @@ public final class EmaModel implements AutoCloseable {
 
     /** A live array's values as a shadow starts them: float32 (float64 for float64), little-endian. */
     private static ByteBuffer shadowOf(NDArray live) {
-        DataType type = live.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
-        ByteBuffer values = ByteBuffer.allocate(Math.toIntExact(live.size() * type.getNumOfBytes()))
-                .order(ByteOrder.LITTLE_ENDIAN);
-        if (live.getDataType() == type) {
-            ElementCopy.copy(live.toByteBuffer(false).order(ByteOrder.nativeOrder()), values, type.getNumOfBytes());
-        } else {
-            try (NDArray wide = live.toType(type, true)) {
-                ElementCopy.copy(wide.toByteBuffer(false).order(ByteOrder.nativeOrder()), values,
-                        type.getNumOfBytes());
-            }
+        if (live.getDataType() == DataType.FLOAT64 || live.getDataType() == DataType.FLOAT32) {
+            return ElementCopy.littleEndian(live);
         }
-        return values;
+        try (NDArray wide = live.toType(DataType.FLOAT32, true)) {
+            return ElementCopy.littleEndian(wide);
+        }
     }
 
     private UpdateResult reported(UpdateResult result) {

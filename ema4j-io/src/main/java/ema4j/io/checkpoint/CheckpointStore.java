@@ -106,20 +106,11 @@ public final class CheckpointStore {
                 e.addSuppressed(cleanup);
             }
             if (e instanceof IOException io) {
-                throw new IOException(describe(io) + " while writing the checkpoint of step " + step + " in " + root
+                throw new IOException(io.getMessage() + " while writing the checkpoint of step " + step + " in " + root
                         + "; the earlier checkpoints are intact", io);
             }
             throw e;
         }
-    }
-
-    /** The failure in words with its file, for the message of a failed save. */
-    private static String describe(IOException e) {
-        if (e instanceof java.nio.file.FileSystemException failed) {
-            return (failed.getReason() == null ? failed.getClass().getSimpleName() : failed.getReason()) + " ("
-                    + failed.getFile() + ")";
-        }
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
     private Checkpoint saveFrom(Path temporary, String name, long step, Contents contents) throws IOException {
