@@ -13,10 +13,10 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
-import ema4j.cli.data.FashionMnistDataset;
-import ema4j.cli.data.FashionMnistFiles;
-import ema4j.cli.data.Split;
-import ema4j.cli.model.FashionCnn;
+import ema4j.demo.data.FashionMnistDataset;
+import ema4j.demo.data.FashionMnistFiles;
+import ema4j.demo.data.Split;
+import ema4j.demo.model.FashionCnn;
 import ema4j.core.schedule.Preset;
 import ema4j.djl.EmaModel;
 import java.nio.file.Files;
@@ -59,7 +59,7 @@ public final class TrainingOverhead {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 1500;
         Engine.getInstance().setRandomSeed(1);
         Path dir = Files.isRegularFile(FashionMnistFiles.DEFAULT_DIR.resolve("train-images-idx3-ubyte.gz"))
-                ? FashionMnistFiles.DEFAULT_DIR : Path.of("ema4j-cli/src/test/resources/fashion-mnist-subset");
+                ? FashionMnistFiles.DEFAULT_DIR : Path.of("testdata/fashion-mnist-subset");
         FashionMnistDataset train = FashionMnistDataset.builder().files(FashionMnistFiles.locate(dir))
                 .split(Split.TRAIN).setSampling(128, true).build();
         train.prepare(null);

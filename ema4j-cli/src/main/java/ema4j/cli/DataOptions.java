@@ -1,6 +1,6 @@
 package ema4j.cli;
 
-import ema4j.cli.data.FashionMnistFiles;
+import ema4j.demo.data.FashionMnistFiles;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 

@@ -1,7 +1,7 @@
 package ema4j.cli;
 
-import ema4j.cli.data.DataMissingException;
-import ema4j.cli.data.IdxFormatException;
+import ema4j.demo.data.DataMissingException;
+import ema4j.demo.data.IdxFormatException;
 import ema4j.core.Ema4jVersion;
 import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.CheckpointFormatException;

@@ -1,7 +1,7 @@
 package ema4j.cli;
 
 import ema4j.cli.interop.TensorNameMap;
-import ema4j.djl.checkpoint.TrainingCheckpoint;
+import ema4j.training.TrainingCheckpoint;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.safetensors.SafetensorsFile;
 import ema4j.io.safetensors.SafetensorsWriter;

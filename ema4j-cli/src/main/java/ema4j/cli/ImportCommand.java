@@ -5,7 +5,7 @@ import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
 import ema4j.cli.interop.SafetensorsWeights;
 import ema4j.cli.interop.TensorNameMap;
-import ema4j.cli.model.FashionCnn;
+import ema4j.demo.model.FashionCnn;
 import ema4j.cli.train.TrainingSession;
 import java.io.PrintWriter;
 import java.nio.file.Files;

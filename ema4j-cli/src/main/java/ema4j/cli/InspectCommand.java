@@ -3,7 +3,7 @@ package ema4j.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import ema4j.djl.checkpoint.TrainingCheckpoint;
+import ema4j.training.TrainingCheckpoint;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.Manifest;
 import java.io.PrintWriter;

@@ -7,7 +7,7 @@ import picocli.CommandLine;
 
 /** Runs the ema4j command line in this JVM and keeps what it printed. */
 record CliRun(int exitCode, String out, String err) {
-    static final Path SUBSET = Path.of("src/test/resources/fashion-mnist-subset");
+    static final Path SUBSET = Path.of("../testdata/fashion-mnist-subset");
 
     static CliRun of(String... args) {
         CommandLine cl = Ema4j.commandLine();

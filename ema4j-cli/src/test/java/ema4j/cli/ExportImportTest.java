@@ -8,7 +8,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ema4j.cli.interop.TensorNameMap;
-import ema4j.cli.model.FashionCnn;
+import ema4j.demo.model.FashionCnn;
 import ema4j.io.safetensors.SafetensorsFile;
 import ema4j.io.safetensors.SafetensorsWriter;
 import ema4j.io.safetensors.TensorEntry;

@@ -7,7 +7,7 @@ import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
-import ema4j.cli.model.FashionCnn;
+import ema4j.demo.model.FashionCnn;
 import ema4j.cli.train.TrainingSession;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -7,7 +7,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
-import ema4j.djl.checkpoint.TrainingCheckpoint;
+import ema4j.training.TrainingCheckpoint;
 import ema4j.io.safetensors.SafetensorsFile;
 import ema4j.io.safetensors.TensorEntry;
 import java.io.IOException;

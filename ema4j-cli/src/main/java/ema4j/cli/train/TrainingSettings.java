@@ -2,7 +2,7 @@ package ema4j.cli.train;
 
 import static ema4j.core.internal.Preconditions.requireArgument;
 
-import ema4j.cli.data.FashionMnistFiles;
+import ema4j.demo.data.FashionMnistFiles;
 import ema4j.core.posthoc.PowerFunctionProfile;
 import ema4j.core.schedule.DecaySchedule;
 import java.nio.file.Path;

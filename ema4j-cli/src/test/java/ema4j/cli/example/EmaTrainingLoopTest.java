@@ -2,7 +2,7 @@ package ema4j.cli.example;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import ema4j.cli.data.FashionMnistFiles;
+import ema4j.demo.data.FashionMnistFiles;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -11,7 +11,7 @@ class EmaTrainingLoopTest {
 
     @Test
     void theSeedLoopTrainsValidatesTheEmaAndSavesBothModels(@TempDir Path out) throws Exception {
-        FashionMnistFiles subset = FashionMnistFiles.locate(Path.of("src/test/resources/fashion-mnist-subset"));
+        FashionMnistFiles subset = FashionMnistFiles.locate(Path.of("../testdata/fashion-mnist-subset"));
         double accuracy = EmaTrainingLoop.run(subset, 2, 2000, out);
         assertThat(accuracy).isGreaterThan(0.5);
         assertThat(out.resolve("fmnist-0000.params")).isRegularFile();
