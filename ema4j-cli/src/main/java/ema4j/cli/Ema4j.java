@@ -37,7 +37,7 @@ public final class Ema4j implements Runnable {
 
     /** A command line with ema4j's error handling: bad input gives one line on stderr and exit code 2. */
     public static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new Ema4j());
+        CommandLine cl = new CommandLine(new Ema4j()).setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             Throwable cause = e instanceof UncheckedIOException unchecked ? unchecked.getCause() : e;
             if (cause instanceof IOException io) {

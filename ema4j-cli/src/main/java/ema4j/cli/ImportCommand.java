@@ -35,7 +35,7 @@ final class ImportCommand implements Callable<Integer> {
 
     @Option(names = "--as", defaultValue = "ema", paramLabel = "ema|raw",
             description = "Save as the EMA or the raw model. Default: ${DEFAULT-VALUE}.")
-    String as;
+    WhichWeights as;
 
     @Option(names = "--map", paramLabel = "MAPFILE|" + TensorNameMap.FASHION_CNN_TORCH,
             description = "The map export used (applied in reverse: other names to DJL's), or "
@@ -44,14 +44,11 @@ final class ImportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!as.equals("ema") && !as.equals("raw")) {
-            throw new IllegalArgumentException("--as must be ema or raw, was " + as);
-        }
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException("FILE must be a safetensors file, was " + file + " (no such file)");
         }
         TensorNameMap toDjl = map == null ? null : TensorNameMap.of(map).reversed();
-        String name = as.equals("ema") ? TrainingSession.EMA_NAME : TrainingSession.RAW_NAME;
+        String name = as.modelName();
         int count;
         try (Model model = Model.newInstance(name, Device.cpu())) {
             model.setBlock(FashionCnn.block());

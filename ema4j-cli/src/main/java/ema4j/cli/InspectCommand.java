@@ -71,7 +71,7 @@ final class InspectCommand implements Callable<Integer> {
         if (training != null) {
             Map<String, Object> t = new LinkedHashMap<>();
             for (String field : new String[] {"step", "epoch", "batchInEpoch", "examples"}) {
-                t.put(field, training.get(field));
+                t.put(field, training.path("position").get(field));
             }
             summary.put("training", t);
         }

@@ -48,7 +48,7 @@ final class RecalibrateBnCommand implements Callable<Integer> {
 
     @Option(names = "--as", defaultValue = "ema", paramLabel = "ema|raw",
             description = "Which weights of a models directory or checkpoint to recalibrate. Default: ${DEFAULT-VALUE}.")
-    String as;
+    WhichWeights as;
 
     @Option(names = "--batches", defaultValue = "100", paramLabel = "K",
             description = "Training batches to average over. Default: ${DEFAULT-VALUE}.")
@@ -72,11 +72,8 @@ final class RecalibrateBnCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!as.equals("ema") && !as.equals("raw")) {
-            throw new IllegalArgumentException("--as must be ema or raw, was " + as);
-        }
         requireRecalibrationOptions(batches, batchSize, trainLimit);
-        String name = as.equals("ema") ? TrainingSession.EMA_NAME : TrainingSession.RAW_NAME;
+        String name = as.modelName();
         Path weightsFile = weightsFile();
         if (weightsFile == null && !Files.exists(models.resolve(name + "-0000.params"))) {
             throw new IllegalArgumentException("WEIGHTS must be a models directory holding " + name
@@ -117,7 +114,7 @@ final class RecalibrateBnCommand implements Callable<Integer> {
         }
         if (Files.isRegularFile(models.resolve(Manifest.FILE_NAME))) {
             Checkpoint checkpoint = Checkpoint.open(models);
-            String file = as.equals("ema") ? TrainingCheckpoint.EMA : TrainingCheckpoint.MODEL;
+            String file = as == WhichWeights.EMA ? TrainingCheckpoint.EMA : TrainingCheckpoint.MODEL;
             if (!checkpoint.has(file)) {
                 throw new IllegalArgumentException("--as must name weights the checkpoint holds, was " + as + " ("
                         + models + " has no " + file + ")");

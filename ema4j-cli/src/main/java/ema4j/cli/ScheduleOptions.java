@@ -10,11 +10,26 @@ final class ScheduleOptions {
     @Option(names = "--preset", paramLabel = "NAME",
             description = "A preset: long (power 2/3, max 0.9999) or short (power 3/4, max 0.999)."
                     + " Default: short, unless --schedule says otherwise.")
-    String preset;
+    Preset preset;
 
     @Option(names = "--schedule", paramLabel = "KIND", defaultValue = "warmup",
             description = "warmup (diffusion_policy's), constant, or ramp (min(max, (1+n)/(10+n))). Default: ${DEFAULT-VALUE}.")
-    String kind;
+    Kind kind;
+
+    /** The kinds of schedule the options describe; written in lower case, as on the command line. */
+    enum Kind {
+        /** diffusion_policy's warmup. */
+        WARMUP,
+        /** One decay throughout. */
+        CONSTANT,
+        /** torch-ema's ramp, min(max, (1 + n) / (10 + n)). */
+        RAMP;
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     @Option(names = "--power", paramLabel = "P", description = "Warmup exponent (> 0).")
     Double power;
@@ -39,7 +54,6 @@ final class ScheduleOptions {
      * not use is refused instead of ignored.
      */
     DecaySchedule schedule() {
-        String chosen = kind.toLowerCase(java.util.Locale.ROOT);
         java.util.Map<String, Object> given = new java.util.LinkedHashMap<>();
         given.put("--preset", preset);
         given.put("--power", power);
@@ -48,12 +62,11 @@ final class ScheduleOptions {
         given.put("--max-decay", maxDecay);
         given.put("--update-after-step", updateAfterStep);
         given.put("--decay", decay);
-        java.util.Set<String> uses = switch (chosen) {
-            case "warmup" -> java.util.Set.of("--preset", "--power", "--inv-gamma", "--min-decay", "--max-decay",
+        java.util.Set<String> uses = switch (kind) {
+            case WARMUP -> java.util.Set.of("--preset", "--power", "--inv-gamma", "--min-decay", "--max-decay",
                     "--update-after-step");
-            case "constant" -> java.util.Set.of("--decay");
-            case "ramp" -> java.util.Set.of("--max-decay");
-            default -> java.util.Set.copyOf(given.keySet());
+            case CONSTANT -> java.util.Set.of("--decay");
+            case RAMP -> java.util.Set.of("--max-decay");
         };
         for (java.util.Map.Entry<String, Object> option : given.entrySet()) {
             if (option.getValue() != null && !uses.contains(option.getKey())) {
@@ -62,9 +75,9 @@ final class ScheduleOptions {
                         + "), was " + option.getValue());
             }
         }
-        switch (chosen) {
-            case "warmup" -> {
-                Warmup.Builder b = Preset.named(preset == null ? "short" : preset).schedule().toBuilder();
+        switch (kind) {
+            case WARMUP -> {
+                Warmup.Builder b = (preset == null ? Preset.SHORT : preset).schedule().toBuilder();
                 if (power != null) {
                     b.power(power);
                 }
@@ -82,22 +95,22 @@ final class ScheduleOptions {
                 }
                 return b.build();
             }
-            case "constant" -> {
+            case CONSTANT -> {
                 if (decay == null) {
                     throw new IllegalArgumentException("--decay must be given for --schedule constant, was missing");
                 }
                 return DecaySchedule.constant(decay);
             }
-            case "ramp" -> {
+            case RAMP -> {
                 return DecaySchedule.ramp(maxDecay == null ? 0.9999 : maxDecay);
             }
-            default -> throw new IllegalArgumentException(
-                    "--schedule must be one of warmup, constant, ramp, was " + kind);
+            default -> throw new IllegalStateException("unhandled --schedule " + kind);
         }
     }
 
     /** A short label for tables and plot titles. */
     String label() {
-        return preset != null && "warmup".equals(kind) ? "preset " + preset : kind;
+        return preset != null && kind == Kind.WARMUP ? "preset " + preset.name().toLowerCase(java.util.Locale.ROOT)
+                : kind.toString();
     }
 }

@@ -37,14 +37,14 @@ final class TrainCommand implements Callable<Integer> {
     int batchSize;
 
     @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (with momentum) or adam. Default: ${DEFAULT-VALUE}.")
-    String optimizer;
+    TrainingSettings.OptimizerKind optimizer;
 
     @Option(names = "--lr", description = "Learning rate. Default: 0.05 for sgd, 0.001 for adam.")
     Double learningRate;
 
     @Option(names = "--lr-schedule", defaultValue = "constant",
             description = "constant or cosine (to 1% of --lr at the end). Default: ${DEFAULT-VALUE}.")
-    String learningRateSchedule;
+    TrainingSettings.LearningRateSchedule learningRateSchedule;
 
     @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum. Default: ${DEFAULT-VALUE}.")
     double momentum;
@@ -110,7 +110,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DecaySchedule ema = noEma ? null : schedule.schedule();
-        double lr = learningRate != null ? learningRate : "adam".equals(optimizer) ? 0.001 : 0.05;
+        double lr = learningRate != null ? learningRate : optimizer == TrainingSettings.OptimizerKind.ADAM ? 0.001 : 0.05;
         TrainingSettings settings = new TrainingSettings(data.files(), out, epochs, batchSize, optimizer, lr,
                 learningRateSchedule, momentum, seed, engine.threads, ema, noEma ? "none" : schedule.label(), evalEvery,
                 checkpointEvery, trainLimit, testLimit, keepLast, resume, posthocEvery, posthocSigmaRels);

@@ -54,7 +54,8 @@ class ScheduleCommandTest {
     void anUnknownPresetIsOneLineAndANonZeroExit() {
         CliRun run = CliRun.of("schedule", "--preset", "medium");
         assertThat(run.exitCode()).isEqualTo(2);
-        assertThat(run.err().strip()).isEqualTo("ema4j: preset must be one of long, short, was medium");
+        assertThat(run.err().strip()).isEqualTo("ema4j: Invalid value for option '--preset': expected one of"
+                + " [LONG, SHORT] (case-insensitive) but was 'medium' (see 'ema4j schedule --help')");
     }
 
     @Test

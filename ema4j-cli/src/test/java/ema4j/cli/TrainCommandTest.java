@@ -88,8 +88,8 @@ class TrainCommandTest {
         assertThat(before).isNotEmpty();
         CliRun again = CliRun.of(trainArgs(out, "1"));
         assertThat(again.exitCode()).isEqualTo(2);
-        assertThat(again.err().strip()).startsWith("ema4j: --out must be a directory without checkpoints for a fresh"
-                + " run (resume them with --resume latest, or choose another --out), was " + out
+        assertThat(again.err().strip()).startsWith("ema4j: the checkpoint directory must be one without checkpoints"
+                + " for a fresh run (resume them, or choose another directory), was " + checkpoints
                 + ", which holds checkpoints up to step ");
         try (java.util.stream.Stream<Path> listing = java.nio.file.Files.list(checkpoints)) {
             assertThat(listing.sorted().toList()).isEqualTo(before);
@@ -110,7 +110,8 @@ class TrainCommandTest {
         String[] resume = with(args, "--resume", older.toString());
         CliRun run = CliRun.of(resume);
         assertThat(run.exitCode()).isEqualTo(2);
-        assertThat(run.err().strip()).startsWith("ema4j: --resume must be the newest checkpoint of --out, step 63");
+        assertThat(run.err().strip()).startsWith("ema4j: the checkpoint to resume must be the newest of the checkpoint"
+                + " directory, step 63");
         try (java.util.stream.Stream<Path> listing = java.nio.file.Files.list(checkpoints)) {
             assertThat(listing.sorted().toList()).isEqualTo(before);
         }
@@ -188,9 +189,9 @@ class TrainCommandTest {
         String[] resume = with(args, "--resume", "latest");
         CliRun run = CliRun.of(resume);
         assertThat(run.exitCode()).isEqualTo(2);
-        assertThat(run.err().strip()).startsWith("ema4j: --out must be free of damaged checkpoints newer than the one"
-                + " to resume (move them out of " + out.resolve("checkpoints") + " to resume from step 60; nothing is"
-                + " deleted for you), was " + out + ", which holds step-000000000063 (");
+        assertThat(run.err().strip()).startsWith("ema4j: the checkpoint directory must be free of damaged checkpoints"
+                + " newer than the one to resume (move them out to resume from step 60; nothing is deleted for you),"
+                + " was " + out.resolve("checkpoints") + ", which holds step-000000000063 (");
         assertThat(newest.resolve("manifest.json")).hasContent("{ damaged");
     }
 
@@ -226,8 +227,8 @@ class TrainCommandTest {
         String state = Files.readString(checkpoint.resolve("state.json"));
         String[] resume = with(trainArgs(out, "1"), "--resume", "latest");
         for (String[] damage : new String[][] {
-            {"\"batchInEpoch\" : 0", "\"batchInEpoch\" : -1", "training.batchInEpoch must be a whole number >= 0,"
-                    + " was -1"},
+            {"\"batchInEpoch\" : 0", "\"batchInEpoch\" : -1", "training.position.batchInEpoch must be a whole"
+                    + " number >= 0, was -1"},
             {"\"updates\" : 63", "\"updates\" : \"abc\"", "updates must be a whole number >= 0, was \"abc\""}}) {
             assertThat(state).contains(damage[0]);
             reseal(checkpoint, "state.json", state.replace(damage[0], damage[1]));
@@ -263,11 +264,17 @@ class TrainCommandTest {
     }
 
     @Test
-    void anUnknownPresetIsRefusedBeforeTraining(@TempDir Path out) {
+    void anUnknownPresetOrOptimizerIsRefusedBeforeTraining(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--preset", "huge", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());
         assertThat(run.exitCode()).isEqualTo(2);
-        assertThat(run.err().strip()).isEqualTo("ema4j: preset must be one of long, short, was huge");
+        assertThat(run.err().strip()).isEqualTo("ema4j: Invalid value for option '--preset': expected one of"
+                + " [LONG, SHORT] (case-insensitive) but was 'huge' (see 'ema4j train --help')");
+        CliRun optimizer = CliRun.of("train", "--optimizer", "adagrad", "--data", CliRun.SUBSET.toString(), "--out",
+                out.toString());
+        assertThat(optimizer.exitCode()).isEqualTo(2);
+        assertThat(optimizer.err().strip()).isEqualTo("ema4j: Invalid value for option '--optimizer': expected one"
+                + " of [SGD, ADAM] (case-insensitive) but was 'adagrad' (see 'ema4j train --help')");
     }
 
     @Test

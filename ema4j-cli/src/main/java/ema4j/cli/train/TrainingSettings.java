@@ -8,6 +8,7 @@ import ema4j.core.schedule.DecaySchedule;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -17,9 +18,9 @@ import java.util.Map;
  * @param out the output directory
  * @param epochs passes over the training set, {@code >= 1}
  * @param batchSize examples per optimizer step, {@code >= 1}
- * @param optimizer {@code sgd} (with momentum) or {@code adam}
+ * @param optimizer SGD (with momentum) or Adam
  * @param learningRate the base learning rate, {@code > 0}
- * @param learningRateSchedule {@code constant} or {@code cosine} (decays to 1% of the base over the run)
+ * @param learningRateSchedule constant, or cosine (decays to 1% of the base over the run)
  * @param momentum SGD momentum in {@code [0, 1)}
  * @param seed the random seed of initialization and shuffling
  * @param threads PyTorch intra-op threads, {@code >= 1}
@@ -34,8 +35,8 @@ import java.util.Map;
  * @param posthocEvery record post-hoc EMA snapshots (OUT/posthoc) every this many steps and at the end, 0 for none
  * @param posthocSigmaRels the sigma_rel of each power-function EMA recorded for post-hoc reconstruction
  */
-public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, int batchSize, String optimizer,
-        double learningRate, String learningRateSchedule, double momentum, long seed, int threads,
+public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, int batchSize, OptimizerKind optimizer,
+        double learningRate, LearningRateSchedule learningRateSchedule, double momentum, long seed, int threads,
         DecaySchedule schedule, String scheduleLabel, int evalEvery, int checkpointEvery, int trainLimit,
         int testLimit, int keepLast, String resume, int posthocEvery, List<Double> posthocSigmaRels) {
 
@@ -45,10 +46,9 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
                 + " write into the current directory)", "\"" + out + "\"");
         requireArgument(epochs >= 1, "--epochs", ">= 1", epochs);
         requireArgument(batchSize >= 1, "--batch-size", ">= 1", batchSize);
-        requireArgument(optimizer.equals("sgd") || optimizer.equals("adam"), "--optimizer", "sgd or adam", optimizer);
+        requireArgument(optimizer != null, "--optimizer", "sgd or adam", null);
         requireArgument(learningRate > 0 && Double.isFinite(learningRate), "--lr", "> 0", learningRate);
-        requireArgument(learningRateSchedule.equals("constant") || learningRateSchedule.equals("cosine"),
-                "--lr-schedule", "constant or cosine", learningRateSchedule);
+        requireArgument(learningRateSchedule != null, "--lr-schedule", "constant or cosine", null);
         requireArgument(momentum >= 0 && momentum < 1, "--momentum", "in [0, 1)", momentum);
         requireArgument(threads >= 1, "--threads", ">= 1", threads);
         requireArgument(evalEvery >= 1, "--eval-every", ">= 1", evalEvery);
@@ -69,23 +69,20 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
     }
 
     /**
-     * The settings that decide the trajectory of training, by option name: a resume with other values would not
-     * continue the run it resumes. The epochs count only with the cosine schedule, whose learning rate they set;
-     * with a constant one, more epochs train the same run longer.
+     * The settings that decide the trajectory of training, by option name, beside those the training loop compares
+     * itself (batch size, seed, training examples, optimizer type): a resume with other values would not continue
+     * the run it resumes. The epochs count only with the cosine schedule, whose learning rate they set; with a
+     * constant one, more epochs train the same run longer.
      */
     public Map<String, Object> trajectory() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("--batch-size", batchSize);
-        m.put("--optimizer", optimizer);
         m.put("--lr", learningRate);
-        m.put("--lr-schedule", learningRateSchedule);
-        if (learningRateSchedule.equals("cosine")) {
+        m.put("--lr-schedule", learningRateSchedule.toString());
+        if (learningRateSchedule == LearningRateSchedule.COSINE) {
             m.put("--epochs", epochs);
         }
         m.put("--momentum", momentum);
-        m.put("--seed", seed);
         m.put("--threads", threads);
-        m.put("--train-limit", trainLimit);
         return m;
     }
 
@@ -94,9 +91,9 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("epochs", epochs);
         m.put("batch_size", batchSize);
-        m.put("optimizer", optimizer);
+        m.put("optimizer", optimizer.toString());
         m.put("learning_rate", learningRate);
-        m.put("learning_rate_schedule", learningRateSchedule);
+        m.put("learning_rate_schedule", learningRateSchedule.toString());
         m.put("momentum", momentum);
         m.put("seed", seed);
         m.put("threads", threads);
@@ -107,5 +104,31 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
         m.put("posthoc_every", posthocEvery);
         m.put("posthoc_sigma_rel", posthocSigmaRels);
         return m;
+    }
+
+    /** The optimizer of a run; written in lower case, as on the command line. */
+    public enum OptimizerKind {
+        /** SGD with momentum. */
+        SGD,
+        /** Adam. */
+        ADAM;
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** How the learning rate changes over a run; written in lower case, as on the command line. */
+    public enum LearningRateSchedule {
+        /** The base learning rate throughout. */
+        CONSTANT,
+        /** Cosine decay from the base to 1% of it at the last step. */
+        COSINE;
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(Locale.ROOT);
+        }
     }
 }

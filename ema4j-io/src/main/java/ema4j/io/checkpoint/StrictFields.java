@@ -58,6 +58,14 @@ public final class StrictFields {
         return value;
     }
 
+    /** The JSON object at {@code value}. */
+    public JsonNode object(JsonNode value, String path) {
+        if (value == null || !value.isObject()) {
+            throw refused(path, "an object", value);
+        }
+        return value;
+    }
+
     /** The text at {@code value}, one of {@code allowed}. */
     public String oneOf(JsonNode value, String path, java.util.List<String> allowed) {
         if (value == null || !value.isTextual() || !allowed.contains(value.asText())) {
