@@ -617,7 +617,7 @@ public final class EmaModel implements AutoCloseable {
             return this;
         }
 
-        /** The optimizer's step count, e.g. {@link StepCountingOptimizer#steps()}, for step accounting. */
+        /** The optimizer's step count, e.g. {@link EmaOptimizer#steps()}, for step accounting. */
         public Builder optimizerSteps(LongSupplier steps) {
             requireArgument(steps != null, "optimizerSteps", "non-null", null);
             this.optimizerSteps = steps;

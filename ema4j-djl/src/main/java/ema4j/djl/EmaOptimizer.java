@@ -7,7 +7,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Parameter;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.util.Pair;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -30,6 +32,8 @@ import java.util.Set;
 public final class EmaOptimizer extends Optimizer {
     private final Optimizer delegate;
     private final Set<String> updatedThisStep = new HashSet<>();
+    private final Map<String, long[]> updatesByParameter = new HashMap<>();
+    private long steps;
     private EmaModel ema;
     private int trainable;
 
@@ -78,6 +82,8 @@ public final class EmaOptimizer extends Optimizer {
             trainable = trainableParameters();
         }
         delegate.update(parameterId, weight, grad);
+        long[] count = updatesByParameter.computeIfAbsent(parameterId, id -> new long[1]);
+        steps = Math.max(steps, ++count[0]);
         if (ema != null && updatedThisStep.add(parameterId) && updatedThisStep.size() >= trainable) {
             endStep();
         }
@@ -96,6 +102,16 @@ public final class EmaOptimizer extends Optimizer {
             }
         }
         return count;
+    }
+
+    /**
+     * Optimizer steps taken so far, attached EMA or not: the highest number of updates any parameter has received.
+     * Give it to {@link EmaModel.Builder#optimizerSteps} to have an EMA stepped by hand after {@code trainer.step()}
+     * average exactly once per optimizer step: a second {@code ema.step()} without an optimizer step in between is
+     * ignored, and steps the EMA missed are folded into its next update with a compounded decay; both are logged.
+     */
+    public long steps() {
+        return steps;
     }
 
     /** The wrapped optimizer. */

@@ -54,7 +54,7 @@ class EmaModelTest {
 
     @Test
     void batchNormAndFrozenParametersAreCopiedAndTheRestAveragedAgainstAFloat64Reference() throws Exception {
-        try (SmallNet net = new SmallNet(7, true, c -> c)) {
+        try (SmallNet net = new SmallNet(7, true, (c, optimizer) -> c)) {
             Block block = net.model.getBlock();
             EmaModel ema = EmaModel.builder(DecaySchedule.warmup().power(0.75).maxDecay(0.9).build())
                     .optimizerSteps(net.optimizer::steps).track(block);
@@ -404,7 +404,7 @@ class EmaModelTest {
 
     @Test
     void aParameterUnfrozenAfterTrackingIsAveragedFromTheFirstUpdateAfterItTrains() throws Exception {
-        try (SmallNet net = new SmallNet(91, true, c -> c)) {
+        try (SmallNet net = new SmallNet(91, true, (c, optimizer) -> c)) {
             Block block = net.model.getBlock();
             EmaModel ema = EmaModel.track(block, DecaySchedule.constant(0.5));
             trainOneEpoch(net, ema);

@@ -20,7 +20,6 @@ import ai.djl.training.listener.TrainingListener;
 import ai.djl.training.loss.Loss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
-import java.util.function.UnaryOperator;
 
 /** A Conv2d + BatchNorm + Linear classifier on random 8x8 images, small enough to train in milliseconds. */
 final class SmallNet implements AutoCloseable {
@@ -28,19 +27,20 @@ final class SmallNet implements AutoCloseable {
 
     final Model model;
     final Trainer trainer;
-    final StepCountingOptimizer optimizer;
+    final EmaOptimizer optimizer;
     final ArrayDataset train;
     final ArrayDataset validation;
 
-    SmallNet(long seed, boolean freezeLast, UnaryOperator<DefaultTrainingConfig> configure) {
+    SmallNet(long seed, boolean freezeLast,
+            java.util.function.BiFunction<DefaultTrainingConfig, EmaOptimizer, DefaultTrainingConfig> configure) {
         Engine.getInstance().setRandomSeed((int) seed);
         model = Model.newInstance("small");
         model.setBlock(block());
-        optimizer = StepCountingOptimizer.wrap(Optimizer.sgd()
+        optimizer = EmaOptimizer.wrap(Optimizer.sgd()
                 .setLearningRateTracker(Tracker.fixed(0.1f)).optMomentum(0.9f).build());
         DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                 .optOptimizer(optimizer).addEvaluator(new Accuracy());
-        trainer = model.newTrainer(configure.apply(config));
+        trainer = model.newTrainer(configure.apply(config, optimizer));
         trainer.initialize(INPUT);
         if (freezeLast) {
             Block last = model.getBlock().getChildren().get(6).getValue();
@@ -52,7 +52,7 @@ final class SmallNet implements AutoCloseable {
     }
 
     SmallNet(long seed) {
-        this(seed, false, UnaryOperator.identity());
+        this(seed, false, (c, optimizer) -> c);
     }
 
     /** Conv2d, BatchNorm, ReLU, flatten, Linear, ReLU, Linear: children 0..6. */
@@ -76,8 +76,9 @@ final class SmallNet implements AutoCloseable {
         return new ArrayDataset.Builder().setData(x).optLabels(y).setSampling(32, false).build();
     }
 
-    static SmallNet withListener(long seed, TrainingListener listener) {
-        return new SmallNet(seed, false, c -> c.addTrainingListeners(listener));
+    /** A net whose trainer has the listener {@code listener} makes of the net's optimizer. */
+    static SmallNet withListener(long seed, java.util.function.Function<EmaOptimizer, TrainingListener> listener) {
+        return new SmallNet(seed, false, (c, optimizer) -> c.addTrainingListeners(listener.apply(optimizer)));
     }
 
     float[] values(String name) {
