@@ -84,6 +84,7 @@ final class InspectCommand implements Callable<Integer> {
         out.printf("format      %d%n", m.formatVersion());
         out.printf("library     %s%n", m.library());
         out.printf("step        %d%n", m.step());
+        out.printf("run         %s%n", m.runId());
         out.printf("created at  %s%n", m.createdAt());
         if (state.get("ema") instanceof Map<?, ?> ema) {
             JsonNode decay = (JsonNode) ema.get("lastDecay");

@@ -84,6 +84,7 @@ public final class TrainingLoop implements AutoCloseable {
     private PostHocRecorder posthoc;
     private double emaSeconds;
     private long step;
+    private String runId;
     private boolean ran;
     private boolean closed;
 
@@ -195,7 +196,7 @@ public final class TrainingLoop implements AutoCloseable {
                         next.epoch++;
                         next.batchInEpoch = 0;
                     }
-                    s.listener.onCheckpoint(store.save(at.step, TrainingCheckpoint.contents(s.model.getBlock(), ema,
+                    s.listener.onCheckpoint(store.save(at.step, runId, TrainingCheckpoint.contents(s.model.getBlock(), ema,
                             posthoc == null ? Map.of() : posthoc.checkpointed(), s.optimizer, saved(next))));
                 }
             }
@@ -277,12 +278,18 @@ public final class TrainingLoop implements AutoCloseable {
                 requireArgument(newest < 0, "the checkpoint directory", "free of damaged checkpoints to start afresh"
                         + " (move them out; nothing is deleted for you)", store.root() + ", whose "
                         + String.join("; ", store.damagedAfter(-1)) + " do not open");
+                runId = newRunId();
                 return null;
             }
+            List<String> runs = store.runIds();
+            requireArgument(runs.size() == 1, "the checkpoint directory", "the checkpoints of one run to resume the"
+                    + " latest (resume one with Resume.from(directory) into a directory of its own)", store.root()
+                    + ", which holds checkpoints of " + runs.size() + " runs: " + runs);
         } else {
             requireArgument(newest < 0, "the checkpoint directory", "one without checkpoints for a fresh run (resume"
                     + " them, or choose another directory)", store == null ? null : store.root() + ", which holds"
                     + " checkpoints up to step " + newest);
+            runId = newRunId();
             return null;
         }
         boolean ours = store != null && checkpoint.directory().toAbsolutePath().normalize().getParent()
@@ -295,14 +302,26 @@ public final class TrainingLoop implements AutoCloseable {
                 + " to resume (move them out to resume from step " + checkpoint.step() + "; nothing is deleted for"
                 + " you)", ours ? store.root() + ", which holds " + String.join("; ", damaged) : null);
         requireArgument(checkpoint.step() >= newest, "the checkpoint to resume", "the newest of the checkpoint"
-                + " directory, step " + newest + " (an older one would prune the newer; copy it into another directory"
-                + " and resume there)", checkpoint.directory() + " at step " + checkpoint.step());
+                + " directory, step " + newest + " (to fork the run from an older one, resume it into another,"
+                + " empty checkpoint directory; nothing is deleted for you)", checkpoint.directory() + " at step "
+                + checkpoint.step());
         boolean hasEma = TrainingCheckpoint.savedSchedule(checkpoint) != null;
         requireArgument(hasEma == (settings.ema != null), "the EMA", (hasEma ? "configured" : "absent")
                 + " to resume " + checkpoint.directory() + ", which " + (hasEma ? "has" : "has none"),
                 settings.ema == null ? "absent" : "configured");
         requireSameTrajectory(checkpoint);
+        // a run resumed in its own directory continues its lineage; one resumed elsewhere is a fork, a new run
+        runId = ours ? checkpoint.manifest().runId() : newRunId();
         return checkpoint;
+    }
+
+    private static String newRunId() {
+        return java.util.UUID.randomUUID().toString();
+    }
+
+    /** The id of this run's checkpoints (kept by a resume in the same directory); null before {@link #run}. */
+    public String runId() {
+        return runId;
     }
 
     /** Fails unless the settings that decide the trajectory are the checkpoint's, listing every difference. */

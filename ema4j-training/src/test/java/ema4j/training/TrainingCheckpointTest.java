@@ -88,7 +88,7 @@ class TrainingCheckpointTest {
                 whole.step();
                 other.step();
             }
-            Checkpoint checkpoint = CheckpointStore.at(dir, 1).save(5,
+            Checkpoint checkpoint = CheckpointStore.at(dir, 1).save(5, "run-a",
                     TrainingCheckpoint.contents(block, whole, Map.of("posthoc-ema0", other), sgd, Map.of()));
             assertThat(checkpoint.has("ema-shadows.safetensors")).isTrue();
             assertThat(checkpoint.has("posthoc-ema0-shadows.safetensors")).isTrue();
@@ -153,7 +153,7 @@ class TrainingCheckpointTest {
             EmaModel ema = EmaModel.builder(SCHEDULE).track(block);
             step(block, manager, new Random(3));
             ema.step();
-            Checkpoint checkpoint = CheckpointStore.at(dir, 1).save(1,
+            Checkpoint checkpoint = CheckpointStore.at(dir, 1).save(1, "run-a",
                     TrainingCheckpoint.contents(block, ema, sgd, Map.of()));
             assertThat(checkpoint.has("ema.safetensors")).isTrue();
             assertThat(checkpoint.has("ema-shadows.safetensors")).isFalse();

@@ -156,6 +156,23 @@ class TrainingLoopTest {
     }
 
     @Test
+    void aResumeKeepsTheRunIdAndAForkIntoAnotherDirectoryGetsItsOwn(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("run");
+        train(out, b -> b.trainingData(SubsetRun.data(ema4j.demo.data.Split.TRAIN, 1000), SubsetRun.BATCH, 1));
+        String first = latest(out).manifest().runId();
+        Result resumed = train(out, b -> b.resume(Resume.latest()));
+        assertThat(resumed.checkpoints()).extracting(c -> c.manifest().runId()).containsOnly(first);
+        Path older = CheckpointStore.at(out.resolve("checkpoints"), 2).list().get(1).directory();
+        assertThatThrownBy(() -> train(out, b -> b.resume(Resume.from(older))))
+                .hasMessageStartingWith("the checkpoint to resume must be the newest of the checkpoint directory, step"
+                        + " 64 (to fork the run from an older one, resume it into another, empty checkpoint directory;"
+                        + " nothing is deleted for you)");
+        Result fork = train(dir.resolve("fork"), b -> b.resume(Resume.from(older)));
+        assertThat(fork.checkpoints()).extracting(c -> c.manifest().runId()).doesNotContain(first).hasSize(1);
+        assertThat(CheckpointStore.at(out.resolve("checkpoints"), 2).list()).hasSize(2);
+    }
+
+    @Test
     void aRunKilledAndResumedInAnotherJvmEndsBitIdenticalToAnUninterruptedOne(@TempDir Path dir) throws Exception {
         Path straight = dir.resolve("straight");
         runToEnd(straight, "fresh", dir.resolve("straight.log"));

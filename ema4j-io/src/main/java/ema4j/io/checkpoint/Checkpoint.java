@@ -22,7 +22,10 @@ import java.util.Set;
 public final class Checkpoint {
     static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
 
     private final Path directory;
     private final Manifest manifest;
@@ -49,21 +52,12 @@ public final class Checkpoint {
         Manifest manifest;
         try {
             manifest = JSON.readValue(manifestFile.toFile(), Manifest.class);
-        } catch (IOException e) {
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new CheckpointFormatException(directory, Manifest.FILE_NAME + " is not a valid manifest: "
-                    + e.getMessage(), e);
+                    + e.getOriginalMessage(), e);
         }
-        if (manifest.formatVersion() != Manifest.FORMAT_VERSION) {
-            throw new CheckpointFormatException(directory, "format version " + manifest.formatVersion()
-                    + " is not supported; this library reads version " + Manifest.FORMAT_VERSION);
-        }
-        Set<String> names = new HashSet<>();
+        Set<String> names = validate(directory, manifest);
         for (Manifest.FileEntry file : manifest.files()) {
-            if (file.name() == null || file.name().contains("/") || file.name().contains("\\")
-                    || file.name().startsWith(".") || !names.add(file.name())) {
-                throw new CheckpointFormatException(directory, "manifest lists an invalid or repeated file name '"
-                        + file.name() + "'");
-            }
             verify(directory, file);
         }
         for (String file : names) {
@@ -73,6 +67,56 @@ public final class Checkpoint {
             }
         }
         return new Checkpoint(directory, manifest);
+    }
+
+    /**
+     * Checks every field of the manifest before any file it names is read: the version, the step (the directory's, when
+     * it is named step-N), the run id, and that every file name is a plain, unique name in the directory (never a path
+     * elsewhere), every size and hash well-formed and every tensor in a listed safetensors file.
+     *
+     * @return the listed file names
+     */
+    private static Set<String> validate(Path directory, Manifest m) {
+        if (m == null) {
+            throw new CheckpointFormatException(directory, Manifest.FILE_NAME + " is empty (null)");
+        }
+        requireField(directory, m.formatVersion() == Manifest.FORMAT_VERSION, "formatVersion",
+                Manifest.FORMAT_VERSION + " (this library's checkpoint format)", m.formatVersion());
+        long named = CheckpointStore.stepOf(directory);
+        requireField(directory, m.step() >= 0 && (named < 0 || m.step() == named), "step", named < 0 ? ">= 0"
+                : "the directory's step " + named, m.step());
+        requireField(directory, m.runId() != null && Manifest.RUN_ID.matcher(m.runId()).matches(), "runId",
+                "1 to 64 lower-case letters, digits and dashes", m.runId());
+        requireField(directory, m.library() != null && m.createdAt() != null, "library and createdAt", "present",
+                m.library() == null ? "library missing" : "createdAt missing");
+        requireField(directory, m.files() != null && m.tensors() != null, "files and tensors", "lists",
+                m.files() == null ? "files missing" : "tensors missing");
+        Set<String> names = new HashSet<>();
+        for (Manifest.FileEntry file : m.files()) {
+            requireField(directory, file != null && file.name() != null
+                    && file.name().matches("[A-Za-z0-9_-][A-Za-z0-9._-]*") && !file.name().equals(Manifest.FILE_NAME)
+                    && names.add(file.name()), "files[].name",
+                    "a plain, unique file name of the checkpoint directory", file == null ? null : file.name());
+            requireField(directory, file.bytes() >= 0, "bytes of " + file.name(), ">= 0", file.bytes());
+            requireField(directory, file.sha256() != null && file.sha256().matches("[0-9a-f]{64}"),
+                    "sha256 of " + file.name(), "64 lower-case hex digits", file.sha256());
+        }
+        for (Manifest.TensorRecord t : m.tensors()) {
+            requireField(directory, t != null && t.file() != null && names.contains(t.file())
+                    && t.file().endsWith(".safetensors"), "tensors[].file", "a listed safetensors file",
+                    t == null ? null : t.file());
+            requireField(directory, t.name() != null && t.dtype() != null && t.shape() != null
+                    && t.shape().stream().allMatch(d -> d != null && d >= 0), "tensor " + t.name() + " of " + t.file(),
+                    "a name, a dtype and a shape of sizes >= 0", t.dtype() + " " + t.shape());
+        }
+        return names;
+    }
+
+    private static void requireField(Path directory, boolean ok, String field, String rule, Object value) {
+        if (!ok) {
+            throw new CheckpointFormatException(directory, Manifest.FILE_NAME + ": " + field + " must be " + rule
+                    + ", was " + value);
+        }
     }
 
     private static void verify(Path directory, Manifest.FileEntry entry) throws IOException {

@@ -83,21 +83,32 @@ public final class CheckpointStore {
     }
 
     /**
-     * Writes a checkpoint for {@code step} and prunes older ones beyond the last K. Replaces an existing checkpoint
-     * of the same step. Checkpoints of later steps are never pruned: they are not this run's past.
+     * Writes a checkpoint of run {@code runId} for {@code step} and prunes that run's older ones beyond the last K.
+     * Replaces an existing checkpoint of the same step and run. Nothing else is ever deleted: checkpoints of later
+     * steps (not this run's past), of other runs and damaged ones stay where they are.
      *
+     * @param runId the run's id ({@link Manifest#RUN_ID}), the same for every checkpoint of one run
      * @return the written checkpoint, verified
+     * @throws IllegalStateException when the directory holds a checkpoint of this step from another run
      */
-    public Checkpoint save(long step, Contents contents) throws IOException {
+    public Checkpoint save(long step, String runId, Contents contents) throws IOException {
         // a checkpoint's name has 12 digits: a larger step would make one that is never listed nor pruned
         requireArgument(step >= 0 && step < 1_000_000_000_000L, "step", "in [0, 10^12)", step);
+        requireArgument(runId != null && Manifest.RUN_ID.matcher(runId).matches(), "runId",
+                "1 to 64 lower-case letters, digits and dashes", runId);
+        Path existing = root.resolve(String.format("step-%012d", step));
+        if (Files.exists(existing) && !runId.equals(runIdOf(existing))) {
+            throw new IllegalStateException(existing + " must belong to run " + runId + " to be replaced, was "
+                    + (runIdOf(existing) == null ? "a damaged checkpoint" : "run " + runIdOf(existing))
+                    + " (move it out; nothing is deleted for you)");
+        }
         removeLeftovers();
         String name = String.format("step-%012d", step);
         Path temporary = root.resolve(".tmp-" + name + "-"
                 + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
         Files.createDirectory(temporary);
         try {
-            return saveFrom(temporary, name, step, contents);
+            return saveFrom(temporary, name, step, runId, contents);
         } catch (IOException | RuntimeException | Error e) {
             // the half-written checkpoint would hold the space a retry needs; earlier checkpoints are intact
             try {
@@ -113,7 +124,8 @@ public final class CheckpointStore {
         }
     }
 
-    private Checkpoint saveFrom(Path temporary, String name, long step, Contents contents) throws IOException {
+    private Checkpoint saveFrom(Path temporary, String name, long step, String runId, Contents contents)
+            throws IOException {
         List<Manifest.FileEntry> files = new ArrayList<>();
         List<Manifest.TensorRecord> tensors = new ArrayList<>();
         for (Map.Entry<String, SafetensorsWriter> e : contents.tensors.entrySet()) {
@@ -133,7 +145,8 @@ public final class CheckpointStore {
             writeSynced(file, channel -> channel.write(java.nio.ByteBuffer.wrap(bytes)));
             files.add(new Manifest.FileEntry(e.getKey(), bytes.length, Checkpoint.sha256(file)));
         }
-        Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, Ema4jVersion.label(), step, Instant.now().toString(),
+        Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, Ema4jVersion.label(), step, runId,
+                Instant.now().toString(),
                 files, tensors);
         byte[] manifestBytes = Checkpoint.JSON.copy().enable(SerializationFeature.INDENT_OUTPUT)
                 .writeValueAsBytes(manifest);
@@ -150,7 +163,7 @@ public final class CheckpointStore {
             Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
         }
         AtomicFiles.forceDirectory(root);
-        prune(step);
+        prune(step, runId);
         return Checkpoint.open(target);
     }
 
@@ -216,9 +229,31 @@ public final class CheckpointStore {
         }
     }
 
-    /** Deletes the checkpoints of steps up to {@code step} beyond the newest K of them. */
-    private void prune(long step) throws IOException {
-        List<Path> dirs = stepDirectories().stream().filter(dir -> stepOf(dir) <= step).toList();
+    /**
+     * The run ids of the complete checkpoints, newest checkpoint's first; more than one when checkpoints of several
+     * runs were put in one directory.
+     */
+    public List<String> runIds() throws IOException {
+        return list().stream().map(c -> c.manifest().runId()).distinct().toList();
+    }
+
+    /** The run id of the complete checkpoint in {@code dir}, or null when it does not open. */
+    private static String runIdOf(Path dir) throws IOException {
+        try {
+            return Checkpoint.open(dir).manifest().runId();
+        } catch (CheckpointFormatException damaged) {
+            return null;
+        }
+    }
+
+    /** Deletes run {@code runId}'s complete checkpoints of steps up to {@code step} beyond the newest K of them. */
+    private void prune(long step, String runId) throws IOException {
+        List<Path> dirs = new ArrayList<>();
+        for (Path dir : stepDirectories()) {
+            if (stepOf(dir) <= step && runId.equals(runIdOf(dir))) {
+                dirs.add(dir);
+            }
+        }
         for (Path old : dirs.subList(Math.min(keepLast, dirs.size()), dirs.size())) {
             Path trash = root.resolve(".old-" + old.getFileName() + "-" + Long.toUnsignedString(System.nanoTime(), 36));
             Files.move(old, trash, StandardCopyOption.ATOMIC_MOVE);

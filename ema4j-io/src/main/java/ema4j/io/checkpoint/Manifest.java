@@ -8,21 +8,26 @@ import java.util.List;
  * @param formatVersion the checkpoint format's version, {@link #FORMAT_VERSION} when written by this library
  * @param library the library and version that wrote it
  * @param step the training step the checkpoint was taken after
+ * @param runId the run the checkpoint belongs to: a run resumed from it keeps the id, so the checkpoints of one
+ *     run share it, and a store never prunes or replaces the checkpoints of another run
  * @param createdAt the time of writing, ISO-8601
  * @param files every file with its size and SHA-256
  * @param tensors every tensor of every safetensors file
  */
-public record Manifest(int formatVersion, String library, long step, String createdAt, List<FileEntry> files,
+public record Manifest(int formatVersion, String library, long step, String runId, String createdAt, List<FileEntry> files,
         List<TensorRecord> tensors) {
     /** The format this library writes and reads. */
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = 2;
     /** The manifest's file name in a checkpoint directory. */
     public static final String FILE_NAME = "manifest.json";
 
-    /** Copies the lists. */
+    /** The form of a run id: 1 to 64 lower-case letters, digits and dashes. */
+    public static final java.util.regex.Pattern RUN_ID = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]{0,63}");
+
+    /** Copies the lists; a missing list stays null, for {@link Checkpoint#open} to refuse by name. */
     public Manifest {
-        files = List.copyOf(files);
-        tensors = List.copyOf(tensors);
+        files = files == null ? null : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(files));
+        tensors = tensors == null ? null : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(tensors));
     }
 
     /**
@@ -43,9 +48,9 @@ public record Manifest(int formatVersion, String library, long step, String crea
      * @param shape its shape
      */
     public record TensorRecord(String file, String name, String dtype, List<Long> shape) {
-        /** Copies the shape. */
+        /** Copies the shape; a missing one stays null, for {@link Checkpoint#open} to refuse by name. */
         public TensorRecord {
-            shape = List.copyOf(shape);
+            shape = shape == null ? null : java.util.Collections.unmodifiableList(new java.util.ArrayList<>(shape));
         }
     }
 }
