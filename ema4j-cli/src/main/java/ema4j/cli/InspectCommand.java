@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import ema4j.training.TrainingCheckpoint;
+import ema4j.training.TrainingState;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.Manifest;
 import java.io.PrintWriter;
@@ -57,6 +58,7 @@ final class InspectCommand implements Callable<Integer> {
         if (!checkpoint.has(TrainingCheckpoint.STATE)) {
             return summary;
         }
+        TrainingCheckpoint.verify(checkpoint);
         JsonNode state = checkpoint.json(TrainingCheckpoint.STATE);
         JsonNode ema = state.get("ema");
         if (ema != null) {
@@ -67,12 +69,13 @@ final class InspectCommand implements Callable<Integer> {
             e.put("lastDecay", ema.get("lastDecay"));
             summary.put("ema", e);
         }
-        JsonNode training = state.get("training");
-        if (training != null) {
+        if (state.get("training") != null) {
+            TrainingState.Position p = TrainingState.read(checkpoint).position();
             Map<String, Object> t = new LinkedHashMap<>();
-            for (String field : new String[] {"step", "epoch", "batchInEpoch", "examples"}) {
-                t.put(field, training.path("position").get(field));
-            }
+            t.put("step", p.step());
+            t.put("epoch", p.epoch());
+            t.put("batchInEpoch", p.batchInEpoch());
+            t.put("examples", p.examples());
             summary.put("training", t);
         }
         return summary;

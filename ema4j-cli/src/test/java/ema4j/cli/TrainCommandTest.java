@@ -221,7 +221,7 @@ class TrainCommandTest {
     }
 
     @Test
-    void aResealedStateWithAWrongCounterIsRefusedNamingTheField(@TempDir Path out) throws Exception {
+    void aResealedStateWithAWrongFieldIsRefusedNamingItByResumeAndByInspect(@TempDir Path out) throws Exception {
         assertThat(CliRun.of(trainArgs(out, "1")).exitCode()).isZero();
         Path checkpoint = out.resolve("checkpoints/step-000000000063");
         String state = Files.readString(checkpoint.resolve("state.json"));
@@ -229,12 +229,22 @@ class TrainCommandTest {
         for (String[] damage : new String[][] {
             {"\"batchInEpoch\" : 0", "\"batchInEpoch\" : -1", "training.position.batchInEpoch must be a whole"
                     + " number >= 0, was -1"},
-            {"\"updates\" : 63", "\"updates\" : \"abc\"", "updates must be a whole number >= 0, was \"abc\""}}) {
+            {"\"updates\" : 63", "\"updates\" : \"abc\"", "ema.updates must be a whole number >= 0, was \"abc\""},
+            {"\"nonFinite\" : \"FAIL\"", "\"nonFinite\" : \"MAYBE\"", "ema.nonFinite must be one of FAIL, SKIP, was"
+                    + " \"MAYBE\""},
+            {"\"skippedUpdates\" : 0", "\"skippedUpdates\" : 0, \"spare\" : 1", "ema must have only the fields"
+                    + " [averaged, lastDecay, nonFinite, schedule, skippedUpdates, updates], was one more: spare"},
+            {"\"type\" : \"CheckpointableSgd\"", "\"type\" : \"Adagrad\"", "optimizer.type must be one of"
+                    + " CheckpointableSgd, CheckpointableAdam, was \"Adagrad\""},
+            {"\"format\" : 1", "\"format\" : 7", "training.format must be 1 (this library's), was 7"}}) {
             assertThat(state).contains(damage[0]);
             reseal(checkpoint, "state.json", state.replace(damage[0], damage[1]));
             CliRun run = CliRun.of(resume);
             assertThat(run.exitCode()).as(run.err()).isEqualTo(2);
             assertThat(run.err().strip()).isEqualTo("ema4j: " + checkpoint + ": state.json: " + damage[2]);
+            CliRun inspect = CliRun.of("inspect", checkpoint.toString());
+            assertThat(inspect.exitCode()).as(inspect.err()).isEqualTo(2);
+            assertThat(inspect.err().strip()).isEqualTo("ema4j: " + checkpoint + ": state.json: " + damage[2]);
         }
     }
 

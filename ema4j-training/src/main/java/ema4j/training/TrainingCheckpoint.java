@@ -213,11 +213,7 @@ public final class TrainingCheckpoint {
                 }
             }
         }
-        JsonNode counts = checkpoint.json(STATE).path("optimizer").path("updateCounts");
-        Map<String, Long> updateCounts = new HashMap<>();
-        StrictFields strict = new StrictFields(checkpoint.directory(), STATE);
-        counts.fields().forEachRemaining(e -> updateCounts.put(e.getKey(), strict.whole(e.getValue(),
-                "optimizer.updateCounts." + e.getKey(), 0)));
+        Map<String, Long> updateCounts = optimizerState(checkpoint, optimizer);
         Map<String, ByteBuffer> slots = new HashMap<>();
         try (SafetensorsFile file = checkpoint.tensors(OPTIMIZER)) {
             for (TensorEntry entry : file.tensors()) {
@@ -238,7 +234,7 @@ public final class TrainingCheckpoint {
         if (!checkpoint.has(EMA)) {
             return null;
         }
-        return resume(checkpoint, EMA, checkpoint.json(STATE).path("ema"), builder, block);
+        return resume(checkpoint, EMA, emaState(checkpoint, state(checkpoint).get("ema"), "ema"), builder, block);
     }
 
     /**
@@ -247,8 +243,11 @@ public final class TrainingCheckpoint {
      */
     public static Map<String, JsonNode> additionalEmaSchedules(Checkpoint checkpoint) throws IOException {
         Map<String, JsonNode> schedules = new LinkedHashMap<>();
-        checkpoint.json(STATE).path(ADDITIONAL).fields()
-                .forEachRemaining(e -> schedules.put(e.getKey(), e.getValue().get("schedule")));
+        JsonNode additional = state(checkpoint).get(ADDITIONAL);
+        if (additional != null) {
+            new StrictFields(checkpoint.directory(), STATE).object(additional, ADDITIONAL).fields()
+                    .forEachRemaining(e -> schedules.put(e.getKey(), e.getValue().get("schedule")));
+        }
         return schedules;
     }
 
@@ -260,13 +259,13 @@ public final class TrainingCheckpoint {
      */
     public static EmaModel resumeAdditionalEma(Checkpoint checkpoint, String name, EmaModel.Builder builder,
             Block block) throws IOException {
-        JsonNode state = checkpoint.json(STATE).path(ADDITIONAL).get(name);
+        JsonNode state = state(checkpoint).path(ADDITIONAL).get(name);
         String file = name + ".safetensors";
         if (state == null || !checkpoint.has(file)) {
             throw new CheckpointFormatException(checkpoint.directory(), "has no additional EMA " + name
                     + "; it holds " + additionalEmaSchedules(checkpoint).keySet());
         }
-        return resume(checkpoint, file, state, builder, block);
+        return resume(checkpoint, file, emaState(checkpoint, state, ADDITIONAL + "." + name), builder, block);
     }
 
     private static EmaModel resume(Checkpoint checkpoint, String file, JsonNode state, EmaModel.Builder builder,
@@ -283,32 +282,98 @@ public final class TrainingCheckpoint {
                         tensors.read(name.asText())));
             }
         }
-        StrictFields strict = new StrictFields(checkpoint.directory(), STATE);
-        DecaySchedule schedule;
-        try {
-            schedule = ScheduleCodec.fromJson(state.path("schedule"));
-        } catch (IllegalArgumentException e) {
-            throw new CheckpointFormatException(checkpoint.directory(), STATE + ": " + e.getMessage());
-        }
-        EmaSnapshot snapshot = EmaSnapshot.of(schedule, strict.whole(state.get("updates"), "updates", 0),
-                strict.whole(state.get("skippedUpdates"), "skippedUpdates", 0), shadows);
+        EmaSnapshot snapshot = EmaSnapshot.of(schedule(checkpoint, state), state.get("updates").asLong(),
+                state.get("skippedUpdates").asLong(), shadows);
         return builder.resume(block, snapshot);
     }
 
     /** The saved EMA schedule's hyper-parameters, or null without an EMA. */
     public static JsonNode savedSchedule(Checkpoint checkpoint) throws IOException {
-        JsonNode ema = checkpoint.json(STATE).get("ema");
-        return ema == null ? null : ema.get("schedule");
+        JsonNode ema = state(checkpoint).get("ema");
+        return ema == null ? null : emaState(checkpoint, ema, "ema").get("schedule");
     }
 
     /** The caller's training counters as saved. */
     public static JsonNode training(Checkpoint checkpoint) throws IOException {
-        return checkpoint.json(STATE).path("training");
+        return state(checkpoint).path("training");
     }
 
-    /** The non-finite policy the EMA was saved with. */
-    public static NonFinitePolicy savedNonFinitePolicy(Checkpoint checkpoint) throws IOException {
-        return NonFinitePolicy.valueOf(checkpoint.json(STATE).path("ema").path("nonFinite").asText("FAIL"));
+    /**
+     * Reads every EMA and optimizer field of the checkpoint's {@code state.json} strictly, as resuming does, without
+     * a model: for tools that check a checkpoint ({@code ema4j inspect}).
+     *
+     * @throws CheckpointFormatException naming the first field that is missing, malformed, out of range or unknown
+     */
+    public static void verify(Checkpoint checkpoint) throws IOException {
+        JsonNode state = state(checkpoint);
+        if (state.get("ema") != null) {
+            emaState(checkpoint, state.get("ema"), "ema");
+        }
+        for (String name : additionalEmaSchedules(checkpoint).keySet()) {
+            emaState(checkpoint, state.get(ADDITIONAL).get(name), ADDITIONAL + "." + name);
+        }
+        optimizerState(checkpoint, null);
+    }
+
+    private static final java.util.Set<String> STATE_FIELDS = java.util.Set.of("ema", ADDITIONAL, "optimizer",
+            "training");
+    private static final java.util.Set<String> EMA_FIELDS = java.util.Set.of("schedule", "updates", "skippedUpdates",
+            "lastDecay", "nonFinite", "averaged");
+
+    /** The checkpoint's {@code state.json}: an object of the fields this class writes. */
+    private static JsonNode state(Checkpoint checkpoint) throws IOException {
+        return new StrictFields(checkpoint.directory(), STATE).object(checkpoint.json(STATE), "the document",
+                STATE_FIELDS);
+    }
+
+    /** One EMA's counters and rules, every field checked. */
+    private static JsonNode emaState(Checkpoint checkpoint, JsonNode ema, String path) {
+        StrictFields strict = new StrictFields(checkpoint.directory(), STATE);
+        strict.object(ema, path, EMA_FIELDS);
+        schedule(checkpoint, ema);
+        long updates = strict.whole(ema.get("updates"), path + ".updates", 0);
+        strict.whole(ema.get("skippedUpdates"), path + ".skippedUpdates", 0);
+        if (updates > 0) {
+            strict.number(ema.get("lastDecay"), path + ".lastDecay");
+        }
+        strict.oneOf(ema.get("nonFinite"), path + ".nonFinite", java.util.Arrays.stream(NonFinitePolicy.values())
+                .map(Enum::name).toList());
+        JsonNode averaged = strict.array(ema.get("averaged"), path + ".averaged", -1);
+        for (int i = 0; i < averaged.size(); i++) {
+            if (!averaged.get(i).isTextual()) {
+                throw new CheckpointFormatException(checkpoint.directory(), STATE + ": " + path + ".averaged[" + i
+                        + "] must be a parameter's name, was " + averaged.get(i));
+            }
+        }
+        return ema;
+    }
+
+    private static DecaySchedule schedule(Checkpoint checkpoint, JsonNode ema) {
+        try {
+            return ScheduleCodec.fromJson(ema.path("schedule"));
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointFormatException(checkpoint.directory(), STATE + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * The optimizer's update counts by parameter, every field checked; when {@code optimizer} is given, the saved
+     * type must be its.
+     */
+    private static Map<String, Long> optimizerState(Checkpoint checkpoint, CheckpointableOptimizer optimizer)
+            throws IOException {
+        StrictFields strict = new StrictFields(checkpoint.directory(), STATE);
+        JsonNode o = strict.object(state(checkpoint).get("optimizer"), "optimizer",
+                java.util.Set.of("type", "description", "updateCounts"));
+        String type = strict.oneOf(o.get("type"), "optimizer.type", List.of("CheckpointableSgd",
+                "CheckpointableAdam"));
+        requireArgument(optimizer == null || optimizer.getClass().getSimpleName().equals(type), "the optimizer",
+                "a " + type + " to resume " + checkpoint.directory(), optimizer == null ? null
+                        : optimizer.getClass().getSimpleName());
+        Map<String, Long> updateCounts = new HashMap<>();
+        strict.object(o.get("updateCounts"), "optimizer.updateCounts").fields().forEachRemaining(e -> updateCounts
+                .put(e.getKey(), strict.whole(e.getValue(), "optimizer.updateCounts." + e.getKey(), 0)));
+        return updateCounts;
     }
 
     private static void requireMatch(Checkpoint checkpoint, String file, TensorEntry entry, NDArray array) {

@@ -17,19 +17,16 @@ import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.evaluator.Evaluator;
 import ai.djl.training.loss.Loss;
 import ai.djl.translate.TranslateException;
-import com.fasterxml.jackson.databind.JsonNode;
 import ema4j.djl.EmaModel;
 import ema4j.djl.Evaluation;
 import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.CheckpointStore;
-import ema4j.io.checkpoint.StrictFields;
 import ema4j.training.optim.CheckpointableOptimizer;
 import ema4j.training.posthoc.PostHocRecorder;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -73,7 +70,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class TrainingLoop implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingLoop.class);
-    private static final int FORMAT = 1;
     private static final String CHECKPOINT_PREFIX = "posthoc-ema";
 
     private final Builder settings;
@@ -197,7 +193,8 @@ public final class TrainingLoop implements AutoCloseable {
                         next.batchInEpoch = 0;
                     }
                     s.listener.onCheckpoint(store.save(at.step, runId, TrainingCheckpoint.contents(s.model.getBlock(), ema,
-                            posthoc == null ? Map.of() : posthoc.checkpointed(), s.optimizer, saved(next))));
+                            posthoc == null ? Map.of() : posthoc.checkpointed(), s.optimizer,
+                            saved(next).toJson())));
                 }
             }
         }
@@ -326,21 +323,21 @@ public final class TrainingLoop implements AutoCloseable {
 
     /** Fails unless the settings that decide the trajectory are the checkpoint's, listing every difference. */
     private void requireSameTrajectory(Checkpoint checkpoint) throws IOException {
-        JsonNode saved = TrainingCheckpoint.training(checkpoint).path("trajectory");
+        Map<String, Object> saved = TrainingState.read(checkpoint).trajectory();
         if (settings.acceptChangedSettings) {
             return;
         }
         Map<String, Object> now = trajectory();
         Set<String> names = new LinkedHashSet<>(now.keySet());
-        saved.fieldNames().forEachRemaining(names::add);
+        names.addAll(saved.keySet());
         List<String> differences = new ArrayList<>();
         for (String name : names) {
-            JsonNode then = saved.get(name);
+            Object then = saved.get(name);
             Object current = now.get(name);
-            String thenText = then == null ? "(none)" : then.asText();
+            String thenText = then == null ? "(none)" : String.valueOf(then);
             String nowText = current == null ? "(none)" : String.valueOf(current);
-            boolean same = then != null && current != null && (current instanceof Number n && then.isNumber()
-                    ? n.doubleValue() == then.asDouble() : nowText.equals(thenText));
+            boolean same = then != null && current != null && (current instanceof Number n && then instanceof Number t
+                    ? n.doubleValue() == t.doubleValue() : nowText.equals(thenText));
             if (!same) {
                 differences.add(name + " " + thenText + " in the checkpoint, " + nowText + " now");
             }
@@ -361,101 +358,32 @@ public final class TrainingLoop implements AutoCloseable {
         return m;
     }
 
-    /** The loop's part of a checkpoint's {@code state.json}, every field by name. */
-    private Map<String, Object> saved(Position next) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("format", FORMAT);
-        m.put("trajectory", trajectory());
-        Map<String, Object> position = new LinkedHashMap<>();
-        position.put("step", next.step);
-        position.put("epoch", next.epoch);
-        position.put("batchInEpoch", next.batchInEpoch);
-        position.put("examples", next.examples);
-        position.put("lossSum", next.lossSum);
-        position.put("lossCount", next.lossCount);
-        m.put("position", position);
-        List<Map<String, Object>> rows = new ArrayList<>();
-        for (EvaluationRecord r : evaluations) {
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("step", r.step());
-            row.put("epoch", r.epoch());
-            row.put("trainLoss", finite(r.trainLoss()));
-            row.put("raw", evaluation(r.raw()));
-            row.put("ema", r.ema() == null ? null : evaluation(r.ema()));
-            row.put("decay", finite(r.decay()));
-            row.put("seconds", r.seconds());
-            rows.add(row);
-        }
-        m.put("evaluations", rows);
-        m.put("trainLoss", trainLoss.stream().map(TrainingLoop::finite).toList());
-        return m;
+    /** The loop's part of a checkpoint's {@code state.json}. */
+    private TrainingState saved(Position next) {
+        return new TrainingState(trajectory(), new TrainingState.Position(next.step, next.epoch, next.batchInEpoch,
+                next.examples, next.lossSum, next.lossCount), evaluations, trainLoss);
     }
 
-    private static Map<String, Object> evaluation(Evaluation e) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("loss", finite(e.loss()));
-        Map<String, Object> metrics = new LinkedHashMap<>();
-        e.metrics().forEach((name, value) -> metrics.put(name, finite(value)));
-        m.put("metrics", metrics);
-        return m;
-    }
-
-    private static Double finite(double v) {
-        return Double.isFinite(v) ? v : null;
-    }
-
-    /** Reads the position, evaluations and losses back from a checkpoint, every field by name and strictly. */
+    /** Takes the position, evaluations and losses back from a checkpoint, which must fit this loop's data. */
     private Position restore(Checkpoint checkpoint) throws IOException {
-        StrictFields strict = new StrictFields(checkpoint.directory(), TrainingCheckpoint.STATE);
-        JsonNode t = strict.object(TrainingCheckpoint.training(checkpoint), "training");
-        strict.whole(t.get("format"), "training.format", FORMAT);
-        JsonNode p = strict.object(t.get("position"), "training.position");
+        TrainingState state = TrainingState.read(checkpoint);
+        TrainingState.Position p = state.position();
         Position at = new Position();
-        at.step = strict.whole(p.get("step"), "training.position.step", 0);
-        at.epoch = Math.toIntExact(strict.whole(p.get("epoch"), "training.position.epoch", 1));
-        at.batchInEpoch = strict.whole(p.get("batchInEpoch"), "training.position.batchInEpoch", 0);
-        at.examples = strict.whole(p.get("examples"), "training.position.examples", 0);
-        at.lossSum = strict.number(p.get("lossSum"), "training.position.lossSum");
-        at.lossCount = Math.toIntExact(strict.whole(p.get("lossCount"), "training.position.lossCount", 0));
-        requireArgument(at.step == checkpoint.step(), "training.position.step of " + checkpoint.directory(),
-                "the checkpoint's step " + checkpoint.step(), at.step);
+        at.step = p.step();
+        at.epoch = p.epoch();
+        at.batchInEpoch = p.batchInEpoch();
+        at.examples = p.examples();
+        at.lossSum = p.lossSum();
+        at.lossCount = p.lossCount();
         long stepsPerEpoch = stepsPerEpoch(settings.trainingData.size(), settings.batchSize);
-        requireArgument(at.batchInEpoch < stepsPerEpoch, "training.position.batchInEpoch of "
-                + checkpoint.directory(), "below the " + stepsPerEpoch + " batches of an epoch", at.batchInEpoch);
         requireArgument((at.epoch - 1) * stepsPerEpoch + at.batchInEpoch == at.step, "training.position of "
                 + checkpoint.directory(), "epoch and batch that reach its step " + at.step + " with "
                 + stepsPerEpoch + " batches per epoch", "epoch " + at.epoch + ", batch " + at.batchInEpoch);
         requireArgument(at.epoch - 1 <= settings.epochs, "epochs", "at least the " + (at.epoch - 1) + " that "
                 + checkpoint.directory() + " has finished", settings.epochs);
-        JsonNode rows = strict.array(t.get("evaluations"), "training.evaluations", -1);
-        for (int i = 0; i < rows.size(); i++) {
-            String where = "training.evaluations[" + i + "]";
-            JsonNode r = strict.object(rows.get(i), where);
-            JsonNode emaNode = r.get("ema");
-            evaluations.add(new EvaluationRecord(strict.whole(r.get("step"), where + ".step", 1),
-                    Math.toIntExact(strict.whole(r.get("epoch"), where + ".epoch", 1)),
-                    strict.number(r.get("trainLoss"), where + ".trainLoss"),
-                    evaluation(strict, r.get("raw"), where + ".raw"),
-                    emaNode == null || emaNode.isNull() ? null : evaluation(strict, emaNode, where + ".ema"),
-                    strict.number(r.get("decay"), where + ".decay"),
-                    strict.number(r.get("seconds"), where + ".seconds")));
-        }
-        JsonNode losses = strict.array(t.get("trainLoss"), "training.trainLoss", Math.toIntExact(at.step));
-        for (int i = 0; i < losses.size(); i++) {
-            trainLoss.add(strict.number(losses.get(i), "training.trainLoss[" + i + "]"));
-        }
+        evaluations.addAll(state.evaluations());
+        trainLoss.addAll(state.trainLoss());
         return at;
-    }
-
-    private static Evaluation evaluation(StrictFields strict, JsonNode value, String where) {
-        JsonNode e = strict.object(value, where);
-        JsonNode metrics = strict.object(e.get("metrics"), where + ".metrics");
-        Map<String, Double> m = new LinkedHashMap<>();
-        for (Iterator<String> names = metrics.fieldNames(); names.hasNext();) {
-            String name = names.next();
-            m.put(name, strict.number(metrics.get(name), where + ".metrics." + name));
-        }
-        return new Evaluation(strict.number(e.get("loss"), where + ".loss"), Map.copyOf(m));
     }
 
     /** The run's EMA, or null without one; open until {@link #close()}. Available once {@link #run} has started. */

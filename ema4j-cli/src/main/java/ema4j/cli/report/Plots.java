@@ -254,12 +254,21 @@ public final class Plots {
     }
 
     private static void write(BufferedImage image, Path png) throws IOException {
-        AtomicFiles.write(png, channel -> {
-            // ImageIO does not close the stream, and must not: AtomicFiles forces and closes the channel itself.
-            if (!ImageIO.write(image, "png", Channels.newOutputStream(channel))) {
-                throw new IOException("no PNG writer in this JRE");
+        try {
+            AtomicFiles.write(png, channel -> {
+                // ImageIO does not close the stream, and must not: AtomicFiles forces and closes the channel itself.
+                if (!ImageIO.write(image, "png", Channels.newOutputStream(channel))) {
+                    throw new IOException("no PNG writer in this JRE");
+                }
+            });
+        } catch (javax.imageio.IIOException e) {
+            // ImageIO says only "I/O error writing PNG file!"; the reason (e.g. a full disk) is its cause's
+            Throwable cause = e;
+            while (cause.getCause() != null) {
+                cause = cause.getCause();
             }
-        });
+            throw new IOException(cause.getMessage() + " while writing " + png + " (the plot is not written)", e);
+        }
     }
 
     /** The drawable points of one series: x and y of the same length. */

@@ -66,6 +66,22 @@ public final class StrictFields {
         return value;
     }
 
+    /**
+     * The JSON object at {@code value}, which has no fields but {@code known}: a field this library never writes is
+     * a sign of another format or an edit, and is refused rather than ignored.
+     */
+    public JsonNode object(JsonNode value, String path, java.util.Set<String> known) {
+        object(value, path);
+        for (java.util.Iterator<String> names = value.fieldNames(); names.hasNext();) {
+            String name = names.next();
+            if (!known.contains(name)) {
+                throw new CheckpointFormatException(directory, file + ": " + path + " must have only the fields "
+                        + new java.util.TreeSet<>(known) + ", was one more: " + name);
+            }
+        }
+        return value;
+    }
+
     /** The text at {@code value}, one of {@code allowed}. */
     public String oneOf(JsonNode value, String path, java.util.List<String> allowed) {
         if (value == null || !value.isTextual() || !allowed.contains(value.asText())) {
