@@ -37,7 +37,8 @@ import java.util.stream.IntStream;
  * Records post-hoc EMA snapshots during training (Karras et al., 2024, EDM2, Section 3.2): one power-function EMA per
  * sigma_rel beside the run's main EMA, stepped after every optimizer step, and every {@code every} steps the complete
  * EMA model of each (averaged weights, BatchNorm statistics as copied) written into a {@link SnapshotStore}, each
- * file recording which of its tensors the EMA averages.
+ * file recording which of its tensors the EMA averages. {@link PostHocEma} reconstructs EMAs of other lengths from
+ * them.
  *
  * <p>The snapshot's profile time is the optimizer step, which is also the number of updates each EMA has seen: they
  * start with the run. Checkpoints carry the EMAs ({@link #checkpointed()}), so a resumed run ({@link #resume})
