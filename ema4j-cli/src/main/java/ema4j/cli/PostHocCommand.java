@@ -4,13 +4,9 @@ import ai.djl.Model;
 import ema4j.cli.train.TrainingSession;
 import ema4j.core.posthoc.Reconstruction;
 import ema4j.io.posthoc.Snapshot;
-import ema4j.io.posthoc.SnapshotStore;
-import ema4j.io.safetensors.SafetensorsFile;
-import ema4j.io.safetensors.TensorEntry;
-import java.io.IOException;
+import ema4j.training.posthoc.PostHocEma;
+import ema4j.training.posthoc.ReconstructedEma;
 import java.io.PrintWriter;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -18,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
@@ -70,46 +67,39 @@ final class PostHocCommand implements Callable<Integer> {
                     + (bySigma ? "both" : "neither") + " (or use 'ema4j posthoc sweep')");
         }
         options.validate(models);
-        SnapshotStore store = SnapshotStore.open(options.snapshots);
-        long at = options.targetStep(store);
-        List<Snapshot> chosen = store.snapshotsUpTo(at).stream()
-                .filter(snapshot -> excluded.stream().noneMatch(x -> sameLength(x, snapshot.sigmaRel()))).toList();
-        if (chosen.isEmpty()) {
-            throw new IllegalArgumentException("--exclude-sigma-rel must leave some snapshots up to step " + at
-                    + ", was " + excluded);
-        }
+        PostHocEma postHoc = options.open(excluded);
         // Solve every target first, so a refused one stops the command before any file is written.
-        Map<String, Reconstruction> solved = new LinkedHashMap<>();
+        Map<String, ReconstructedEma> solved = new LinkedHashMap<>();
         for (double target : bySigma ? sigmaRels : gammas) {
-            solved.put(bySigma ? "sigma" + PostHocOptions.label(target) : "gamma" + PostHocOptions.label(target),
-                    bySigma ? options.solve(chosen, target, at) : options.solveGamma(chosen, target, at));
+            solved.put((bySigma ? "sigma" : "gamma") + PostHocOptions.label(target),
+                    PostHocOptions.reconstruct(postHoc, target, bySigma));
         }
         Path out = options.out;
         Files.createDirectories(out);
         PrintWriter stdout = spec.commandLine().getOut();
-        stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s%s%n", chosen.size(), at, options.snapshots,
-                excluded.isEmpty() ? "" : ", sigma_rel " + excluded + " left out");
-        for (Map.Entry<String, Reconstruction> e : solved.entrySet()) {
-            Reconstruction r = e.getValue();
+        long at = postHoc.step();
+        stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s%s%n", postHoc.snapshots().size(), at,
+                options.snapshots, excluded.isEmpty() ? "" : ", sigma_rel " + excluded + " left out");
+        for (Map.Entry<String, ReconstructedEma> e : solved.entrySet()) {
+            ReconstructedEma ema = e.getValue();
+            Reconstruction r = ema.reconstruction();
             String label = e.getKey();
             Path file = out.resolve("posthoc-" + label + ".safetensors");
-            combine(store, chosen, r, at, file);
+            ema.write(file);
             stdout.printf(Locale.ROOT, "sigma_rel %.3f (gamma %.3f) at step %d: residual %.2e, amplification %.2f,"
                     + " condition %.2e, least-squares sum %.4f%n  largest weights: %s%n  wrote %s%n",
                     r.target().sigmaRel(), r.target().gamma(), at, r.residual(), r.amplification(),
-                    r.conditionNumber(), r.leastSquaresWeightSum(), largestWeights(chosen, r), file);
-            Snapshot direct = store.snapshots().stream()
-                    .filter(s -> s.step() == at && sameLength(s.gamma(), r.target().gamma())).findFirst().orElse(null);
-            if (direct != null) {
+                    r.conditionNumber(), r.leastSquaresWeightSum(), largestWeights(ema), file);
+            Optional<ReconstructedEma.TrackedError> error = ema.errorAgainstTracked();
+            if (error.isPresent()) {
                 stdout.printf(Locale.ROOT, "  vs the EMA tracked directly (%s): relative L2 error %.3e on the"
                         + " averaged parameters, %.3e with BatchNorm's running statistics (combined, before any"
-                        + " recalibration)%n", direct.file(),
-                        relativeError(file, store.pathOf(direct), PostHocCommand::averaged),
-                        relativeError(file, store.pathOf(direct), name -> true));
+                        + " recalibration)%n", error.get().tracked().file(), error.get().averagedTensors(),
+                        error.get().allTensors());
             }
             if (models) {
                 Path dir = out.resolve("models-" + label);
-                try (Model model = options.model(file)) {
+                try (Model model = options.model(ema)) {
                     Files.createDirectories(dir);
                     model.save(dir, TrainingSession.EMA_NAME);
                 }
@@ -121,45 +111,9 @@ final class PostHocCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Writes the reconstruction's weighted sum of the snapshots, with the target in the file's metadata. */
-    static void combine(SnapshotStore store, List<Snapshot> chosen, Reconstruction r, long at, Path file)
-            throws java.io.IOException {
-        store.combine(chosen, r.weights(), Map.of("sigma_rel", Double.toString(r.target().sigmaRel()),
-                "gamma", Double.toString(r.target().gamma()), "step", Long.toString(at),
-                "residual", Double.toString(r.residual())), file);
-    }
-
-    /** Whether a snapshot tensor is an EMA (every parameter but BatchNorm's running statistics). */
-    static boolean averaged(String name) {
-        return !name.contains("running");
-    }
-
-    private static boolean sameLength(double a, double b) {
-        return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
-    }
-
-    /** ||a - b|| / ||b|| over the float32 tensors of {@code b} whose names {@code pick} accepts. */
-    static double relativeError(Path a, Path b, java.util.function.Predicate<String> pick) throws IOException {
-        double difference = 0;
-        double norm = 0;
-        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
-            for (TensorEntry t : fb.tensors()) {
-                if (!pick.test(t.name())) {
-                    continue;
-                }
-                FloatBuffer x = fa.read(t.name()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-                FloatBuffer y = fb.read(t.name()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-                for (int i = 0; i < y.limit(); i++) {
-                    difference += Math.pow((double) x.get(i) - y.get(i), 2);
-                    norm += Math.pow(y.get(i), 2);
-                }
-            }
-        }
-        return Math.sqrt(difference / norm);
-    }
-
-    private static String largestWeights(List<Snapshot> chosen, Reconstruction r) {
-        double[] w = r.weights();
+    private static String largestWeights(ReconstructedEma ema) {
+        List<Snapshot> chosen = ema.snapshots();
+        double[] w = ema.reconstruction().weights();
         List<String> shown = IntStream.range(0, w.length).boxed()
                 .sorted(Comparator.comparingDouble((Integer i) -> -Math.abs(w[i])))
                 .limit(5)

@@ -4,17 +4,15 @@ import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.translate.TranslateException;
-import ema4j.cli.interop.SafetensorsWeights;
 import ema4j.demo.model.FashionCnn;
 import ema4j.cli.train.TrainingSession;
-import ema4j.core.posthoc.PowerFunctionProfile;
-import ema4j.core.posthoc.Reconstruction;
-import ema4j.io.posthoc.Snapshot;
-import ema4j.io.posthoc.SnapshotStore;
+import ema4j.training.posthoc.PostHocEma;
+import ema4j.training.posthoc.ReconstructedEma;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -72,12 +70,6 @@ final class PostHocOptions {
         if (out == null) {
             throw new IllegalArgumentException("--out must name the output directory, was missing");
         }
-        if (!(maxResidual >= 0)) {
-            throw new IllegalArgumentException("--max-residual must be >= 0, was " + maxResidual);
-        }
-        if (!(maxAmplification >= 1)) {
-            throw new IllegalArgumentException("--max-amplification must be >= 1, was " + maxAmplification);
-        }
         if (bnBatches < 0) {
             throw new IllegalArgumentException("--bn-batches must be >= 0, was " + bnBatches);
         }
@@ -90,47 +82,56 @@ final class PostHocOptions {
         }
     }
 
-    /** The step reconstructed: {@code --step}, or the last recorded one. */
-    long targetStep(SnapshotStore store) {
-        long last = store.snapshots().stream().mapToLong(Snapshot::step).max().orElseThrow(() ->
-                new IllegalArgumentException("--snapshots must hold at least one snapshot, was empty: " + snapshots));
-        long at = step == null ? last : step;
-        if (store.snapshotsUpTo(at).isEmpty()) {
-            throw new IllegalArgumentException("--step must be >= the first recorded step "
-                    + store.snapshots().stream().mapToLong(Snapshot::step).min().orElseThrow() + ", was " + at);
+    /** The snapshots of {@code --snapshots} up to {@code --step}, less those of the {@code excluded} lengths. */
+    PostHocEma open(List<Double> excluded) throws IOException {
+        try {
+            PostHocEma.Builder builder = PostHocEma.builder(snapshots).excludeSigmaRels(excluded)
+                    .maxResidual(maxResidual).maxAmplification(maxAmplification);
+            if (step != null) {
+                builder.step(step);
+            }
+            return builder.build();
+        } catch (IllegalArgumentException e) {
+            throw inOptionNames(e);
         }
-        return at;
     }
 
-    /** Solves for the weights of the snapshots up to {@code at} that reproduce {@code sigmaRel}. */
-    Reconstruction solve(List<Snapshot> chosen, double sigmaRel, long at) {
-        if (!(sigmaRel > 0 && sigmaRel <= PowerFunctionProfile.MAX_SIGMA_REL)) {
-            throw new IllegalArgumentException("--sigma-rel must be in (0, " + PowerFunctionProfile.MAX_SIGMA_REL
-                    + "], was " + sigmaRel);
+    /** The post-hoc EMA of {@code target}, a sigma_rel when {@code bySigmaRel}, otherwise a gamma; writes nothing. */
+    static ReconstructedEma reconstruct(PostHocEma postHoc, double target, boolean bySigmaRel) {
+        try {
+            return bySigmaRel ? postHoc.reconstructSigmaRel(target) : postHoc.reconstructGamma(target);
+        } catch (IllegalArgumentException e) {
+            throw inOptionNames(e);
         }
-        return solveGamma(chosen, PowerFunctionProfile.gammaFromSigmaRel(sigmaRel), at);
     }
 
-    /** Solves for the weights of the snapshots up to {@code at} that reproduce the exponent {@code gamma}. */
-    Reconstruction solveGamma(List<Snapshot> chosen, double gamma, long at) {
-        if (!(gamma > -0.5 && Double.isFinite(gamma))) {
-            throw new IllegalArgumentException("--gamma must be > -0.5 (a square-integrable profile), was " + gamma);
+    /** The library's argument names and the options that set them. */
+    private static final Map<String, String> OPTIONS = Map.of("snapshots", "--snapshots", "step", "--step",
+            "excludedSigmaRels", "--exclude-sigma-rel", "maxResidual", "--max-residual", "maxAmplification",
+            "--max-amplification", "sigmaRel", "--sigma-rel", "gamma", "--gamma");
+
+    /** The library's refusal of an argument, reworded to name the option a person typed. */
+    private static IllegalArgumentException inOptionNames(IllegalArgumentException e) {
+        String message = String.valueOf(e.getMessage());
+        for (Map.Entry<String, String> option : OPTIONS.entrySet()) {
+            if (message.startsWith(option.getKey() + " must ")) {
+                return new IllegalArgumentException(option.getValue() + message.substring(option.getKey().length()),
+                        e);
+            }
         }
-        return Reconstruction.solve(chosen.stream().map(Snapshot::profile).toList(),
-                new PowerFunctionProfile(gamma, at), maxResidual, Reconstruction.DEFAULT_MAX_CONDITION_NUMBER,
-                maxAmplification);
+        return e;
     }
 
     /**
-     * The CNN with {@code weights} loaded and, unless {@code --bn-batches 0}, its BatchNorm recalibrated; the caller
+     * The CNN with {@code ema} loaded and, unless {@code --bn-batches 0}, its BatchNorm recalibrated; the caller
      * closes it.
      */
-    Model model(Path weights) throws IOException, TranslateException {
+    Model model(ReconstructedEma ema) throws IOException, TranslateException {
         Model model = Model.newInstance(TrainingSession.EMA_NAME, Device.cpu());
         try {
             model.setBlock(FashionCnn.block());
             model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, FashionCnn.INPUT);
-            SafetensorsWeights.load(weights, model.getBlock(), null);
+            ema.loadInto(model.getBlock());
             batchesUsed = 0;
             if (bnBatches > 0) {
                 batchesUsed = RecalibrateBnCommand.recalibrate(model.getBlock(), model.getNDManager(), data.files(), bnBatches,

@@ -14,8 +14,8 @@ import ema4j.cli.report.Plots;
 import ema4j.cli.train.TrainingSession;
 import ema4j.core.posthoc.Reconstruction;
 import ema4j.djl.Evaluation;
-import ema4j.io.posthoc.Snapshot;
-import ema4j.io.posthoc.SnapshotStore;
+import ema4j.training.posthoc.PostHocEma;
+import ema4j.training.posthoc.ReconstructedEma;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -73,30 +73,29 @@ final class PostHocSweepCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--sigma-rel must be increasing, was " + sigmaRels);
             }
         }
-        SnapshotStore store = SnapshotStore.open(options.snapshots);
-        long at = options.targetStep(store);
-        List<Snapshot> chosen = store.snapshotsUpTo(at);
+        PostHocEma postHoc = options.open(List.of());
         Path out = options.out;
         Files.createDirectories(out);
         FashionMnistDataset test = testSet();
         PrintWriter stdout = spec.commandLine().getOut();
-        stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s; %s%n", chosen.size(), at, options.snapshots,
+        stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s; %s%n", postHoc.snapshots().size(),
+                postHoc.step(), options.snapshots,
                 options.bnBatches == 0 ? "BatchNorm statistics as combined"
                         : "BatchNorm recalibrated over " + options.bnBatches + " batches");
 
         List<Row> rows = new ArrayList<>();
         for (double sigmaRel : sigmaRels) {
-            Reconstruction r;
+            ReconstructedEma ema;
             try {
-                r = options.solve(chosen, sigmaRel, at);
+                ema = PostHocOptions.reconstruct(postHoc, sigmaRel, true);
             } catch (IllegalArgumentException refused) {
                 rows.add(new Row(sigmaRel, Double.NaN, Double.NaN, Double.NaN, Double.NaN, refused.getMessage()));
                 continue;
             }
-            Path file = out.resolve("posthoc-sigma" + PostHocOptions.label(sigmaRel) + ".safetensors");
-            PostHocCommand.combine(store, chosen, r, at, file);
-            try (Model model = options.model(file)) {
+            ema.write(out.resolve("posthoc-sigma" + PostHocOptions.label(sigmaRel) + ".safetensors"));
+            try (Model model = options.model(ema)) {
                 Evaluation e = evaluate(model, test);
+                Reconstruction r = ema.reconstruction();
                 rows.add(new Row(sigmaRel, r.residual(), r.amplification(), e.loss(), e.metric("Accuracy"), null));
             }
         }

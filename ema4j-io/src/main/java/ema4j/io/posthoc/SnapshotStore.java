@@ -20,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -30,28 +31,33 @@ import java.util.Map;
  * {@code snapshots.json} that lists each with its step, gamma, sigma_rel and SHA-256 (Karras et al., 2024, EDM2,
  * Section 3.2).
  *
+ * <p>Each snapshot file records which of its tensors are EMAs and which were copied from the live model: the header
+ * entry {@value #AVERAGED_KEY} holds the JSON list of the averaged tensors' names, as the EMA's own rules said when it
+ * was recorded. Only those are true power-function EMAs, so only those does a reconstruction reproduce; everything
+ * that needs to know reads it from there, never from the names. Format 1 directories (before that entry) are refused.
+ *
  * <p>Every file is written atomically ({@link AtomicFiles}) and the manifest is rewritten atomically after each
  * snapshot file, so a run killed at any moment leaves a manifest that lists only complete files. Readers take the
  * snapshots from the manifest alone; file names are for people. Snapshots are float32 always: post-hoc
  * reconstruction subtracts nearly equal snapshots with large weights of both signs, which half precision cannot
  * carry.
  *
- * <p>{@link #combine} adds snapshots up streaming, one tensor of one file at a time, so its memory is one model in
- * double precision plus the largest tensor, whatever the number of snapshots. Not thread-safe: one writer per
- * directory.
+ * <p>{@link #combine} adds snapshots up reading one file at a time, so its memory is one model in double precision
+ * plus one in float32, whatever the number of snapshots. Not thread-safe: one writer per directory.
  */
 public final class SnapshotStore {
     /** The manifest's file name in a snapshot directory. */
     public static final String MANIFEST_FILE = "snapshots.json";
     /** The manifest format this library writes and reads. */
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = 2;
+    /** The header entry of snapshot and combined files that lists the averaged tensors, a JSON array of names. */
+    public static final String AVERAGED_KEY = "ema4j.averaged";
 
     private static final String DTYPE = "F32";
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(SerializationFeature.INDENT_OUTPUT);
-    private static final int COPY_CHUNK_FLOATS = 1 << 14;
 
     private final Path directory;
     private final List<Snapshot> snapshots;
@@ -95,6 +101,11 @@ public final class SnapshotStore {
         } catch (IOException | IllegalArgumentException e) {
             throw new SnapshotFormatException(manifestFile, "unreadable manifest: " + e.getMessage(), e);
         }
+        if (manifest != null && manifest.formatVersion() == 1) {
+            throw new SnapshotFormatException(manifestFile, "formatVersion must be " + FORMAT_VERSION + ", was 1: these"
+                    + " snapshots do not record which tensors are averaged, so they cannot be reconstructed; record"
+                    + " them again with this version (train --posthoc-every N)");
+        }
         if (manifest == null || manifest.formatVersion() != FORMAT_VERSION || manifest.snapshots() == null) {
             throw new SnapshotFormatException(manifestFile, "formatVersion must be " + FORMAT_VERSION
                     + " with a list of snapshots, was " + (manifest == null ? "empty" : manifest.formatVersion()));
@@ -114,8 +125,9 @@ public final class SnapshotStore {
      * @param name the parameter's name, unique within the snapshot
      * @param shape its dimensions
      * @param data exactly {@code elements * 4} remaining bytes, little-endian float32; not changed
+     * @param averaged whether the tensor is an EMA ({@code ParameterRule.AVERAGE}) rather than copied
      */
-    public record Float32Tensor(String name, long[] shape, ByteBuffer data) {
+    public record Float32Tensor(String name, long[] shape, ByteBuffer data, boolean averaged) {
         /** Takes a private copy of the shape. */
         public Float32Tensor {
             requireArgument(shape != null, "shape of " + name, "non-null", null);
@@ -135,7 +147,8 @@ public final class SnapshotStore {
      *
      * @param step the optimizer steps taken so far, {@code >= 1}
      * @param gamma the power-function exponent of the EMA, {@code > -1}
-     * @param tensors every tensor of the EMA model, in the model's order, names unique
+     * @param tensors every tensor of the EMA model, in the model's order, names unique, each saying whether the EMA
+     *     averages it
      * @return the manifest's entry for it
      * @throws IOException when the file system fails; the manifest then still lists only complete files
      */
@@ -144,16 +157,12 @@ public final class SnapshotStore {
         double sigmaRel = PowerFunctionProfile.sigmaRel(gamma);
         requireArgument(tensors != null && !tensors.isEmpty(), "tensors", "non-empty", tensors);
         String file = String.format(Locale.ROOT, "snapshot-%012d-ema%d.safetensors", step, emaIndex(gamma));
-        SafetensorsWriter writer = SafetensorsWriter.create()
-                .metadata("format", "pt")
-                .metadata("step", Long.toString(step))
-                .metadata("gamma", Double.toString(gamma))
-                .metadata("sigma_rel", Double.toString(sigmaRel));
-        for (Float32Tensor tensor : tensors) {
-            writer.tensor(tensor.name(), DTYPE, tensor.shape(), tensor.data());
-        }
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put("step", Long.toString(step));
+        metadata.put("gamma", Double.toString(gamma));
+        metadata.put("sigma_rel", Double.toString(sigmaRel));
         Path path = directory.resolve(file);
-        writer.write(path);
+        write(tensors, metadata, path);
         Snapshot snapshot = new Snapshot(file, step, gamma, sigmaRel, sha256(path));
         snapshots.removeIf(s -> s.file().equals(file));
         snapshots.add(snapshot);
@@ -218,20 +227,35 @@ public final class SnapshotStore {
     }
 
     /**
-     * Writes {@code sum_i weights[i] * snapshot_i} as one float32 safetensors file, atomically, reading one snapshot
-     * file at a time and accumulating in double precision; tensors are paired by name and written in the first
-     * snapshot's order.
+     * Writes {@code sum_i weights[i] * snapshot_i} as one float32 safetensors file, atomically, with the snapshots'
+     * list of averaged tensors ({@value #AVERAGED_KEY}); see {@link #combined(List, double[])} for how it is added up.
      *
      * @param chosen snapshots of this store, at least one
      * @param weights one finite weight per snapshot, e.g. {@code Reconstruction.weights()}
-     * @param metadata written into the output's header (e.g. the target sigma_rel)
+     * @param metadata written into the output's header (e.g. the target sigma_rel), in the map's order
      * @param out the file to create or replace
-     * @throws SnapshotFormatException when a file does not match its manifest entry (SHA-256) or the snapshots do not
-     *     hold the same tensors; the message lists the missing and the unexpected
+     * @throws SnapshotFormatException as {@link #combined(List, double[])}
      * @throws IOException when the file system fails
      */
     public void combine(List<Snapshot> chosen, double[] weights, Map<String, String> metadata, Path out)
             throws IOException {
+        write(combined(chosen, weights), metadata, out);
+    }
+
+    /**
+     * Adds up {@code sum_i weights[i] * snapshot_i} in memory: reads one snapshot file at a time, accumulates in double
+     * precision and rounds once to float32, so the tensors equal those {@link #combine} writes, bit for bit. Tensors
+     * are paired by name and returned in the first snapshot's order, each averaged as the snapshots record it.
+     *
+     * @param chosen snapshots of this store, at least one
+     * @param weights one finite weight per snapshot, e.g. {@code Reconstruction.weights()}
+     * @return the combined tensors, little-endian float32
+     * @throws SnapshotFormatException when a file does not match its manifest entry (SHA-256), records no averaged
+     *     tensors, or the snapshots do not hold the same tensors averaged the same way; the message lists the
+     *     differences
+     * @throws IOException when the file system fails
+     */
+    public List<Float32Tensor> combined(List<Snapshot> chosen, double[] weights) throws IOException {
         requireArgument(chosen != null && !chosen.isEmpty(), "snapshots", "non-empty", chosen);
         requireArgument(weights != null && weights.length == chosen.size(), "weights",
                 "one per snapshot (" + chosen.size() + ")", weights == null ? null : weights.length);
@@ -240,6 +264,7 @@ public final class SnapshotStore {
         }
         Map<String, long[]> shapes = new LinkedHashMap<>();
         Map<String, double[]> sums = new LinkedHashMap<>();
+        List<String> averaged = List.of();
         for (int i = 0; i < chosen.size(); i++) {
             Snapshot snapshot = chosen.get(i);
             requireArgument(snapshots.contains(snapshot), "snapshot", "one of this store's", snapshot.file());
@@ -254,8 +279,10 @@ public final class SnapshotStore {
                         shapes.put(tensor.name(), tensor.shape());
                         sums.put(tensor.name(), new double[Math.toIntExact(tensor.byteLength() / 4)]);
                     }
+                    averaged = averaged(path, file);
                 }
                 requireSameTensors(path, file, shapes);
+                requireSameAveraged(path, averaged(path, file), pathOf(chosen.get(0)), averaged);
                 for (TensorEntry tensor : file.tensors()) {
                     accumulate(file.read(tensor.name()), weights[i], sums.get(tensor.name()));
                 }
@@ -263,23 +290,86 @@ public final class SnapshotStore {
                 throw new SnapshotFormatException(path, e.getMessage(), e);
             }
         }
-        SafetensorsWriter writer = SafetensorsWriter.create().metadata("format", "pt").metadata(metadata);
+        List<Float32Tensor> combined = new ArrayList<>();
         for (Map.Entry<String, double[]> e : sums.entrySet()) {
             double[] sum = e.getValue();
-            writer.tensor(e.getKey(), DTYPE, shapes.get(e.getKey()), channel -> {
-                ByteBuffer chunk = ByteBuffer.allocate(4 * Math.min(COPY_CHUNK_FLOATS, Math.max(1, sum.length)))
-                        .order(ByteOrder.LITTLE_ENDIAN);
-                for (int from = 0; from < sum.length; from += COPY_CHUNK_FLOATS) {
-                    chunk.clear();
-                    for (int k = from; k < Math.min(sum.length, from + COPY_CHUNK_FLOATS); k++) {
-                        chunk.putFloat((float) sum[k]);
-                    }
-                    chunk.flip();
-                    while (chunk.hasRemaining()) {
-                        channel.write(chunk);
-                    }
+            ByteBuffer data = ByteBuffer.allocate(4 * sum.length).order(ByteOrder.LITTLE_ENDIAN);
+            for (double value : sum) {
+                data.putFloat((float) value);
+            }
+            combined.add(new Float32Tensor(e.getKey(), shapes.get(e.getKey()), data.flip(),
+                    averaged.contains(e.getKey())));
+        }
+        return combined;
+    }
+
+    /**
+     * The names of the tensors that the {@code chosen} snapshots record as EMAs (averaged), in the first one's order;
+     * the others were copied from the live model. Reads the files' headers only.
+     *
+     * @param chosen snapshots of this store, at least one
+     * @throws SnapshotFormatException when a file records no averaged tensors, names a tensor it does not hold, or
+     *     the snapshots average different tensors
+     * @throws IOException when the file system fails
+     */
+    public List<String> averaged(List<Snapshot> chosen) throws IOException {
+        requireArgument(chosen != null && !chosen.isEmpty(), "snapshots", "non-empty", chosen);
+        List<String> first = null;
+        for (Snapshot snapshot : chosen) {
+            requireArgument(snapshots.contains(snapshot), "snapshot", "one of this store's", snapshot.file());
+            Path path = pathOf(snapshot);
+            try (SafetensorsFile file = SafetensorsFile.open(path)) {
+                List<String> averaged = averaged(path, file);
+                if (first == null) {
+                    first = averaged;
                 }
-            });
+                requireSameAveraged(path, averaged, pathOf(chosen.get(0)), first);
+            } catch (SafetensorsFormatException e) {
+                throw new SnapshotFormatException(path, e.getMessage(), e);
+            }
+        }
+        return first;
+    }
+
+    /** The {@value #AVERAGED_KEY} list of an open snapshot or combined file, checked against its tensors. */
+    private static List<String> averaged(Path path, SafetensorsFile file) {
+        String recorded = file.metadata().get(AVERAGED_KEY);
+        if (recorded == null) {
+            throw new SnapshotFormatException(path, "no " + AVERAGED_KEY + " entry: the file does not record which"
+                    + " tensors are averaged, so it cannot be reconstructed; record the snapshots again with this"
+                    + " version (train --posthoc-every N)");
+        }
+        List<String> names;
+        try {
+            names = List.of(JSON.readValue(recorded, String[].class));
+        } catch (IOException | RuntimeException e) {
+            throw new SnapshotFormatException(path, AVERAGED_KEY + " must be a JSON array of tensor names, was "
+                    + recorded, e);
+        }
+        for (String name : names) {
+            if (file.find(name).isEmpty()) {
+                throw new SnapshotFormatException(path, AVERAGED_KEY + " must name tensors of the file, was "
+                        + names + " (no tensor " + name + ")");
+            }
+        }
+        return names;
+    }
+
+    private static void requireSameAveraged(Path path, List<String> averaged, Path first, List<String> expected) {
+        if (!new HashSet<>(averaged).equals(new HashSet<>(expected))) {
+            throw new SnapshotFormatException(path, "snapshots must average the same tensors, but this file averages "
+                    + averaged + " and " + first.getFileName() + " " + expected);
+        }
+    }
+
+    /** Writes {@code tensors} atomically as float32 with {@code metadata} and the list of the averaged ones. */
+    private static void write(List<Float32Tensor> tensors, Map<String, String> metadata, Path out) throws IOException {
+        List<String> averaged = tensors.stream().filter(Float32Tensor::averaged).map(Float32Tensor::name).toList();
+        SafetensorsWriter writer = SafetensorsWriter.create().metadata("format", "pt").metadata(metadata)
+                .metadata(AVERAGED_KEY, JSON.writer().without(SerializationFeature.INDENT_OUTPUT)
+                        .writeValueAsString(averaged));
+        for (Float32Tensor tensor : tensors) {
+            writer.tensor(tensor.name(), DTYPE, tensor.shape(), tensor.data());
         }
         writer.write(out);
     }

@@ -45,7 +45,8 @@ class SnapshotCombineTest {
                         snapshot[t][k] = (float) (random.nextGaussian() * Math.pow(10, random.nextInt(7) - 3));
                         data.putFloat(snapshot[t][k]);
                     }
-                    tensors.add(new SnapshotStore.Float32Tensor("t" + t, new long[] {sizes[t]}, data.flip()));
+                    tensors.add(new SnapshotStore.Float32Tensor("t" + t, new long[] {sizes[t]}, data.flip(),
+                            t % 2 == 0));
                 }
                 // each file lists its tensors in its own order: combine pairs them by name
                 Collections.shuffle(tensors, random);

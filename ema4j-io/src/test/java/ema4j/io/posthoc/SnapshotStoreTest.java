@@ -22,7 +22,12 @@ class SnapshotStoreTest {
         for (float v : values) {
             data.putFloat(v);
         }
-        return new SnapshotStore.Float32Tensor(name, new long[] {values.length}, data.flip());
+        return new SnapshotStore.Float32Tensor(name, new long[] {values.length}, data.flip(), true);
+    }
+
+    private static SnapshotStore.Float32Tensor copied(String name, float... values) {
+        SnapshotStore.Float32Tensor t = tensor(name, values);
+        return new SnapshotStore.Float32Tensor(name, t.shape(), t.data(), false);
     }
 
     private static float[] floats(Path file, String name) throws Exception {
@@ -167,6 +172,72 @@ class SnapshotStoreTest {
         assertThatThrownBy(() -> store.combine(store.snapshots(), new double[] {1}, Map.of(),
                 dir.resolve("x.safetensors")))
                 .isInstanceOf(SnapshotFormatException.class).hasMessageContaining("SHA-256");
+    }
+
+    @Test
+    void eachSnapshotRecordsItsAveragedTensorsAndACombinationCarriesThem(@TempDir Path dir) throws Exception {
+        SnapshotStore store = SnapshotStore.create(dir);
+        store.save(1, 7.0, List.of(tensor("w", 1), copied("running", 2), tensor("b", 3)));
+        store.save(2, 7.0, List.of(tensor("w", 3), copied("running", 4), tensor("b", 5)));
+        assertThat(store.averaged(store.snapshots())).containsExactly("w", "b");
+        try (SafetensorsFile f = SafetensorsFile.open(store.pathOf(store.snapshots().get(1)))) {
+            assertThat(f.metadata()).containsEntry(SnapshotStore.AVERAGED_KEY, "[\"w\",\"b\"]");
+        }
+        assertThat(store.combined(store.snapshots(), new double[] {0.5, 0.5}))
+                .extracting(SnapshotStore.Float32Tensor::name, SnapshotStore.Float32Tensor::averaged)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("w", true),
+                        org.assertj.core.groups.Tuple.tuple("running", false),
+                        org.assertj.core.groups.Tuple.tuple("b", true));
+        Path out = dir.resolve("combined.safetensors");
+        store.combine(store.snapshots(), new double[] {0.5, 0.5}, Map.of("step", "2"), out);
+        try (SafetensorsFile f = SafetensorsFile.open(out)) {
+            assertThat(f.metadata()).containsEntry(SnapshotStore.AVERAGED_KEY, "[\"w\",\"b\"]")
+                    .containsEntry("step", "2");
+        }
+    }
+
+    @Test
+    void snapshotsThatAverageDifferentTensorsAreNotCombined(@TempDir Path dir) throws Exception {
+        SnapshotStore store = SnapshotStore.create(dir);
+        store.save(1, 7.0, List.of(tensor("w", 1), tensor("b", 2)));
+        store.save(2, 7.0, List.of(tensor("w", 1), copied("b", 2)));
+        assertThatThrownBy(() -> store.combined(store.snapshots(), new double[] {0.5, 0.5}))
+                .isInstanceOf(SnapshotFormatException.class)
+                .hasMessageContaining("snapshots must average the same tensors, but this file averages [w] and");
+        assertThatThrownBy(() -> store.averaged(store.snapshots()))
+                .isInstanceOf(SnapshotFormatException.class)
+                .hasMessageContaining("snapshots must average the same tensors, but this file averages [w] and");
+    }
+
+    @Test
+    void aFormatOneDirectoryIsRefusedSayingToRecordAgain(@TempDir Path dir) throws Exception {
+        SnapshotStore.create(dir).save(1, 7.0, List.of(tensor("w", 1)));
+        Path manifest = dir.resolve(SnapshotStore.MANIFEST_FILE);
+        Files.writeString(manifest, Files.readString(manifest).replace("\"formatVersion\" : 2",
+                "\"formatVersion\" : 1"));
+        assertThatThrownBy(() -> SnapshotStore.open(dir)).isInstanceOf(SnapshotFormatException.class)
+                .hasMessage(manifest + ": formatVersion must be 2, was 1: these snapshots do not record which"
+                        + " tensors are averaged, so they cannot be reconstructed; record them again with this version"
+                        + " (train --posthoc-every N)");
+    }
+
+    @Test
+    void aSnapshotFileWithoutItsAveragedListIsRefused(@TempDir Path dir) throws Exception {
+        SnapshotStore store = SnapshotStore.create(dir);
+        Snapshot saved = store.save(1, 7.0, List.of(tensor("w", 1)));
+        Path file = store.pathOf(saved);
+        ema4j.io.safetensors.SafetensorsWriter.create().metadata("format", "pt")
+                .tensor("w", "F32", new long[] {1}, tensor("w", 1).data()).write(file);
+        Path manifest = dir.resolve(SnapshotStore.MANIFEST_FILE);
+        Files.writeString(manifest, Files.readString(manifest).replace(saved.sha256(), SnapshotStore.sha256(file)));
+        SnapshotStore reopened = SnapshotStore.open(dir);
+        assertThatThrownBy(() -> reopened.averaged(reopened.snapshots()))
+                .isInstanceOf(SnapshotFormatException.class)
+                .hasMessage(file + ": no ema4j.averaged entry: the file does not record which tensors are averaged,"
+                        + " so it cannot be reconstructed; record the snapshots again with this version"
+                        + " (train --posthoc-every N)");
+        assertThatThrownBy(() -> reopened.combined(reopened.snapshots(), new double[] {1}))
+                .isInstanceOf(SnapshotFormatException.class).hasMessageContaining("no ema4j.averaged entry");
     }
 
     @Test

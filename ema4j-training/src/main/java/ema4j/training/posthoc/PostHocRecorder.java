@@ -9,9 +9,11 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import com.fasterxml.jackson.databind.JsonNode;
 import ema4j.core.policy.ParameterPolicy;
+import ema4j.core.policy.ParameterRule;
 import ema4j.core.schedule.DecaySchedule;
 import ema4j.core.schedule.PowerFunction;
 import ema4j.djl.EmaModel;
+import ema4j.djl.ParameterReport;
 import ema4j.training.TrainingCheckpoint;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.io.checkpoint.ScheduleCodec;
@@ -27,12 +29,16 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
 /**
  * Records post-hoc EMA snapshots during training (Karras et al., 2024, EDM2, Section 3.2): one power-function EMA per
  * sigma_rel beside the run's main EMA, stepped after every optimizer step, and every {@code every} steps the complete
- * EMA model of each (averaged weights, BatchNorm statistics as copied) written into a {@link SnapshotStore}.
+ * EMA model of each (averaged weights, BatchNorm statistics as copied) written into a {@link SnapshotStore}, each
+ * file recording which of its tensors the EMA averages. {@link PostHocEma} reconstructs EMAs of other lengths from
+ * them.
  *
  * <p>The snapshot's profile time is the optimizer step, which is also the number of updates each EMA has seen: they
  * start with the run. Checkpoints carry the EMAs ({@link #checkpointed()}), so a resumed run ({@link #resume})
@@ -197,13 +203,17 @@ public final class PostHocRecorder {
         return store;
     }
 
+    /** The EMA model's tensors, each marked averaged or copied as the EMA's own rules say. */
     private List<SnapshotStore.Float32Tensor> emaTensors(EmaModel ema) {
+        Set<String> averaged = ema.parameters().stream().filter(p -> p.rule() == ParameterRule.AVERAGE)
+                .map(ParameterReport::name).collect(Collectors.toSet());
         List<SnapshotStore.Float32Tensor> tensors = new ArrayList<>();
         for (Pair<String, Parameter> p : block.getParameters()) {
             NDArray live = p.getValue().getArray();
             ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(live.size() * 4)).order(ByteOrder.LITTLE_ENDIAN);
             ema.readEmaWeight(p.getKey(), data);
-            tensors.add(new SnapshotStore.Float32Tensor(p.getKey(), live.getShape().getShape(), data));
+            tensors.add(new SnapshotStore.Float32Tensor(p.getKey(), live.getShape().getShape(), data,
+                    averaged.contains(p.getKey())));
         }
         return tensors;
     }
