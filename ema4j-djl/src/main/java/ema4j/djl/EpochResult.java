@@ -1,7 +1,7 @@
 package ema4j.djl;
 
 /**
- * One epoch of {@link EmaTraining#fit}: validation with the raw and with the EMA weights.
+ * One epoch of {@code EasyTrain.fit} as {@link EmaTrainingListener} validates it: the raw and the EMA weights.
  *
  * @param epoch 1-based epoch number
  * @param raw the evaluation of the live (raw) weights

@@ -158,10 +158,11 @@ public final class TrainingLoop implements AutoCloseable {
         long start = System.nanoTime();
         for (; at.epoch <= s.epochs; at.epoch++, at.batchInEpoch = 0) {
             for (Batch batch : data.getData(trainer.getManager(), sampler)) {
-                Engine.getInstance().setRandomSeed(stepSeed(s.seed, at.step + 1));
+                int seed = stepSeed(s.seed, at.step + 1);
+                Engine.getInstance().setRandomSeed(seed);
                 double loss;
                 try (batch) {
-                    loss = trainStep(batch);
+                    loss = trainStep(s.preparation.prepare(batch, seed));
                     at.examples += batch.getSize();
                 }
                 if (ema != null) {
@@ -211,10 +212,10 @@ public final class TrainingLoop implements AutoCloseable {
         return (int) (z ^ (z >>> 31));
     }
 
-    private double trainStep(Batch batch) {
+    private double trainStep(Prepared batch) {
         try (GradientCollector collector = trainer.newGradientCollector()) {
-            NDList predictions = trainer.forward(batch.getData(), batch.getLabels());
-            NDArray loss = trainer.getLoss().evaluate(batch.getLabels(), predictions);
+            NDList predictions = trainer.forward(batch.inputs(), batch.labels());
+            NDArray loss = trainer.getLoss().evaluate(batch.labels(), predictions);
             collector.backward(loss);
             double value = loss.getFloat();
             trainer.step();
@@ -466,6 +467,30 @@ public final class TrainingLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * Turns a batch of the training data into what the network and the loss take, e.g. noised images and their noise
+     * for a diffusion model; by default the batch's data and labels as they are.
+     */
+    @FunctionalInterface
+    public interface BatchPreparation {
+        /**
+         * The network's inputs and the loss's labels for one step.
+         *
+         * @param batch the batch of training data, closed by the loop after the step
+         * @param seed a seed derived from the run's seed and the step: draw random numbers from it (or from the
+         *     engine, which the loop seeds with it), so that a resumed run draws what the uninterrupted one drew
+         */
+        Prepared prepare(Batch batch, long seed);
+    }
+
+    /**
+     * One step's inputs and labels.
+     *
+     * @param inputs what the network takes
+     * @param labels what the loss compares the network's output with
+     */
+    public record Prepared(NDList inputs, NDList labels) {}
+
     /** What a {@link TrainingLoop} reports as it goes; every method does nothing by default. */
     public interface Listener {
         /** Called once, before the first step, when the loop resumes from {@code checkpoint}. */
@@ -505,6 +530,7 @@ public final class TrainingLoop implements AutoCloseable {
         private Map<String, Object> trajectory = Map.of();
         private boolean acceptChangedSettings;
         private Listener listener = new Listener() {};
+        private BatchPreparation preparation = (batch, seed) -> new Prepared(batch.getData(), batch.getLabels());
 
         private Builder(Model model) {
             this.model = model;
@@ -656,6 +682,16 @@ public final class TrainingLoop implements AutoCloseable {
         /** Lets a resume change the trajectory's settings on purpose; false by default. */
         public Builder acceptChangedSettings(boolean accept) {
             this.acceptChangedSettings = accept;
+            return this;
+        }
+
+        /**
+         * How a batch becomes the network's inputs and the loss's labels (e.g. noising images for a diffusion
+         * model); the batch's data and labels as they are by default. Validation data is evaluated as it is.
+         */
+        public Builder batchPreparation(BatchPreparation preparation) {
+            requireArgument(preparation != null, "batchPreparation", "non-null", null);
+            this.preparation = preparation;
             return this;
         }
 

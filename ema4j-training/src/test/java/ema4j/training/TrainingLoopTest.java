@@ -114,6 +114,21 @@ class TrainingLoopTest {
     }
 
     @Test
+    void aBatchPreparationSeesEveryBatchWithASeedOfTheRunAndTheStep(@TempDir Path dir) throws Exception {
+        List<List<Long>> seeds = new ArrayList<>();
+        for (String run : new String[] {"a", "b"}) {
+            List<Long> drawn = new ArrayList<>();
+            seeds.add(drawn);
+            train(dir.resolve(run), b -> b.trainingData(SubsetRun.data(ema4j.demo.data.Split.TRAIN, 1000),
+                    SubsetRun.BATCH, 1).batchPreparation((batch, seed) -> {
+                        drawn.add(seed);
+                        return new TrainingLoop.Prepared(batch.getData(), batch.getLabels());
+                    }));
+        }
+        assertThat(seeds.get(0)).hasSize(32).doesNotHaveDuplicates().isEqualTo(seeds.get(1));
+    }
+
+    @Test
     void aFreshRunIntoADirectoryWithCheckpointsIsRefusedAndDeletesNothing(@TempDir Path out) throws Exception {
         train(out, b -> b.trainingData(SubsetRun.data(ema4j.demo.data.Split.TRAIN, 1000), SubsetRun.BATCH, 1));
         List<Path> before = listing(out.resolve("checkpoints"));

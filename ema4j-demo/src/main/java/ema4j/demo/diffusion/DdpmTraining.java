@@ -15,33 +15,28 @@ import java.util.Random;
  * <p>It fits a plain DJL {@code Trainer} step: {@link #noise} turns a batch of images into the network's inputs and
  * the noise as labels, and {@link #loss()} is the loss of the trainer's configuration:
  * <pre>{@code
- * DdpmTraining ddpm = new DdpmTraining(NoiseSchedule.ddpm(), seed);
+ * DdpmTraining ddpm = new DdpmTraining(NoiseSchedule.ddpm());
  * try (GradientCollector collector = trainer.newGradientCollector()) {
- *     DdpmTraining.NoisedBatch noised = ddpm.noise(batch.getData().singletonOrThrow());
+ *     DdpmTraining.NoisedBatch noised = ddpm.noise(batch.getData().singletonOrThrow(), seed + step);
  *     collector.backward(trainer.getLoss().evaluate(noised.labels(), trainer.forward(noised.inputs())));
  * }
  * trainer.step();
  * }</pre>
  *
- * <p>Timesteps and noise come from one {@link Random} seeded at construction, so a seed and a sequence of batches
- * give the same draws on every run. Not thread-safe: one instance per training loop.
+ * <p>Timesteps and noise of a batch come from a {@link Random} seeded by the caller for that batch; the instance holds
+ * no state and is thread-safe.
  */
 public final class DdpmTraining {
     private final NoiseSchedule schedule;
-    private final long seed;
-    private final Random random;
 
     /**
-     * Creates the objective over {@code schedule}, drawing from a generator seeded with {@code seed}.
+     * Creates the objective over {@code schedule}.
      *
      * @param schedule the forward process
-     * @param seed the seed of the timesteps and the noise
      */
-    public DdpmTraining(NoiseSchedule schedule, long seed) {
+    public DdpmTraining(NoiseSchedule schedule) {
         requireArgument(schedule != null, "schedule", "non-null", null);
         this.schedule = schedule;
-        this.seed = seed;
-        this.random = new Random(seed);
     }
 
     /**
@@ -53,12 +48,15 @@ public final class DdpmTraining {
     public record NoisedBatch(NDList inputs, NDList labels) {}
 
     /**
-     * Draws timesteps and noise for a batch of clean images and noises them.
+     * Draws timesteps and noise for a batch of clean images from {@code seed} and noises them: the same images and
+     * seed give the same draws, so a training loop that derives the seed from the step resumes exactly.
      *
      * @param images clean images (batch, ...) with pixels in [0, 1], as {@code FashionMnistDataset} gives them
+     * @param seed the seed of this batch's timesteps and noise
      * @return inputs (noised images, timesteps) and labels (the noise), new arrays on the manager of {@code images}
      */
-    public NoisedBatch noise(NDArray images) {
+    public NoisedBatch noise(NDArray images, long seed) {
+        Random random = new Random(seed);
         int batch = Math.toIntExact(images.getShape().get(0));
         float[] timesteps = new float[batch];
         for (int i = 0; i < batch; i++) {
@@ -79,9 +77,9 @@ public final class DdpmTraining {
         return Loss.l2Loss("noiseMse", 1f);
     }
 
-    /** Prints the schedule and the seed. */
+    /** Prints the schedule. */
     @Override
     public String toString() {
-        return "DdpmTraining[" + schedule + ", seed=" + seed + "]";
+        return "DdpmTraining[" + schedule + "]";
     }
 }

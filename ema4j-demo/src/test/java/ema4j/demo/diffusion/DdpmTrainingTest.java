@@ -30,9 +30,9 @@ class DdpmTrainingTest {
         try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
             NDArray images = manager.randomUniform(0, 1, new Shape(4, 1, 28, 28));
 
-            DdpmTraining.NoisedBatch first = new DdpmTraining(NoiseSchedule.ddpm(), 5).noise(images);
-            DdpmTraining.NoisedBatch again = new DdpmTraining(NoiseSchedule.ddpm(), 5).noise(images);
-            DdpmTraining.NoisedBatch other = new DdpmTraining(NoiseSchedule.ddpm(), 6).noise(images);
+            DdpmTraining.NoisedBatch first = new DdpmTraining(NoiseSchedule.ddpm()).noise(images, 5);
+            DdpmTraining.NoisedBatch again = new DdpmTraining(NoiseSchedule.ddpm()).noise(images, 5);
+            DdpmTraining.NoisedBatch other = new DdpmTraining(NoiseSchedule.ddpm()).noise(images, 6);
 
             assertThat(again.inputs().get(0).toFloatArray()).isEqualTo(first.inputs().get(0).toFloatArray());
             assertThat(again.inputs().get(1).toFloatArray()).isEqualTo(first.inputs().get(1).toFloatArray());
@@ -47,7 +47,7 @@ class DdpmTrainingTest {
         try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
             NDArray images = manager.randomUniform(0, 1, new Shape(64, 1, 28, 28));
 
-            DdpmTraining.NoisedBatch noised = new DdpmTraining(schedule, 5).noise(images);
+            DdpmTraining.NoisedBatch noised = new DdpmTraining(schedule).noise(images, 5);
 
             NDArray timesteps = noised.inputs().get(1);
             assertThat(timesteps.getShape()).isEqualTo(new Shape(64));
@@ -73,15 +73,15 @@ class DdpmTrainingTest {
             try (Trainer trainer = model.newTrainer(config)) {
                 trainer.initialize(new Shape(16, 1, 28, 28), new Shape(16));
                 NDArray images = dataset.getData(model.getNDManager()).iterator().next().getData().head();
-                DdpmTraining.NoisedBatch held = new DdpmTraining(NoiseSchedule.ddpm(), 99).noise(images);
+                DdpmTraining.NoisedBatch held = new DdpmTraining(NoiseSchedule.ddpm()).noise(images, 99);
                 float before = loss(trainer, held).getFloat();
 
-                DdpmTraining ddpm = new DdpmTraining(NoiseSchedule.ddpm(), 1);
+                DdpmTraining ddpm = new DdpmTraining(NoiseSchedule.ddpm());
                 for (int step = 0; step < 8; step++) {
                     try (NDManager scope = model.getNDManager().newSubManager();
                             GradientCollector collector = trainer.newGradientCollector()) {
                         images.tempAttach(scope);
-                        DdpmTraining.NoisedBatch noised = ddpm.noise(images);
+                        DdpmTraining.NoisedBatch noised = ddpm.noise(images, step);
                         collector.backward(loss(trainer, noised));
                     }
                     trainer.step();
@@ -109,7 +109,7 @@ class DdpmTrainingTest {
 
     @Test
     void aMissingScheduleIsRefused() {
-        assertThatThrownBy(() -> new DdpmTraining(null, 1)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> new DdpmTraining(null)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("schedule must be non-null, was null");
     }
 }
