@@ -108,6 +108,10 @@ class PostHocCommandTest {
                 "0.10", "--exclude-sigma-rel", "0.05,0.1,0.15", "--out", out.toString());
         assertThat(nothingLeft.err().strip()).isEqualTo("ema4j: --exclude-sigma-rel must leave some snapshots up to"
                 + " step 63, was [0.05, 0.1, 0.15]");
+        CliRun untracked = CliRun.of("posthoc", "--snapshots", run.resolve("posthoc").toString(), "--sigma-rel",
+                "0.10", "--exclude-sigma-rel", "0.07", "--out", out.toString());
+        assertThat(untracked.err().strip()).isEqualTo("ema4j: --exclude-sigma-rel must be lengths the snapshots track"
+                + " [0.05, 0.1, 0.15], was [0.07]");
     }
 
     @Test

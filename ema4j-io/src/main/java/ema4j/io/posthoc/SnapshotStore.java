@@ -56,7 +56,9 @@ public final class SnapshotStore {
     private static final String DTYPE = "F32";
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
             .enable(SerializationFeature.INDENT_OUTPUT);
 
     private final Path directory;
@@ -98,8 +100,11 @@ public final class SnapshotStore {
         SnapshotManifest manifest;
         try {
             manifest = JSON.readValue(manifestFile.toFile(), SnapshotManifest.class);
-        } catch (IOException | IllegalArgumentException e) {
-            throw new SnapshotFormatException(manifestFile, "unreadable manifest: " + e.getMessage(), e);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            // a field the record refuses (a file name outside the directory, a step < 1) says why in its own words
+            String why = e.getCause() instanceof IllegalArgumentException refused ? refused.getMessage()
+                    : e.getOriginalMessage();
+            throw new SnapshotFormatException(manifestFile, "unreadable manifest: " + why, e);
         }
         if (manifest != null && manifest.formatVersion() == 1) {
             throw new SnapshotFormatException(manifestFile, "formatVersion must be " + FORMAT_VERSION + ", was 1: these"

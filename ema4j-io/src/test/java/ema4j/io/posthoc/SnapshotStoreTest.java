@@ -110,6 +110,10 @@ class SnapshotStoreTest {
                     .hasMessageContaining(hostile);
         }
         assertThat(victim).hasContent("a user's file");
+        Files.writeString(store.resolve(SnapshotStore.MANIFEST_FILE), manifest.replace("\"step\"", "\"deleteMe\" : true,"
+                + " \"step\""));
+        assertThatThrownBy(() -> SnapshotStore.open(store)).isInstanceOf(SnapshotFormatException.class)
+                .hasMessageContaining("unreadable manifest: Unrecognized field \"deleteMe\"");
     }
 
     @Test

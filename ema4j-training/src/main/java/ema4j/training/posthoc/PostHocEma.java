@@ -211,6 +211,14 @@ public final class PostHocEma {
             long at = step == null ? last : step;
             requireArgument(!store.snapshotsUpTo(at).isEmpty(), "step", ">= the first recorded step "
                     + all.stream().mapToLong(Snapshot::step).min().orElseThrow(), at);
+            List<Double> tracked = all.stream().map(Snapshot::sigmaRel).distinct().toList();
+            for (double excluded : excludedSigmaRels) {
+                // leaving out a length that was never tracked would leave out nothing, without a word
+                requireArgument(tracked.stream().anyMatch(t -> sameLength(t, excluded)), "excludedSigmaRels",
+                        "lengths the snapshots track " + tracked.stream().map(t -> new java.math.BigDecimal(t)
+                                .round(new java.math.MathContext(6)).stripTrailingZeros().toPlainString()).toList(),
+                        excludedSigmaRels);
+            }
             List<Snapshot> chosen = store.snapshotsUpTo(at).stream()
                     .filter(s -> excludedSigmaRels.stream().noneMatch(x -> sameLength(x, s.sigmaRel()))).toList();
             if (chosen.isEmpty()) {

@@ -84,6 +84,8 @@ class PostHocEmaTest {
         assertThatThrownBy(() -> PostHocEma.builder(snapshots).excludeSigmaRels(List.of(0.05, 0.1, 0.15)).build())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("excludedSigmaRels must leave some snapshots up to step 60, was [0.05, 0.1, 0.15]");
+        assertThatThrownBy(() -> PostHocEma.builder(snapshots).excludeSigmaRels(List.of(0.07)).build())
+                .hasMessage("excludedSigmaRels must be lengths the snapshots track [0.05, 0.1, 0.15], was [0.07]");
         assertThatThrownBy(() -> PostHocEma.builder(snapshots).maxResidual(Double.NaN))
                 .hasMessage("maxResidual must be >= 0, was NaN");
         assertThatThrownBy(() -> PostHocEma.builder(snapshots).maxAmplification(0.5))
