@@ -140,6 +140,48 @@ class DocumentationTest {
         }
     }
 
+    /**
+     * Every public type, constructor, method and field of a public type in the library modules has a javadoc comment
+     * (javadoc's own check for this also asks an {@code @param} for every parameter, which the house style does not);
+     * an override inherits its documentation.
+     */
+    @Test
+    void everyPublicMemberOfTheLibraryHasAJavadocComment() throws IOException {
+        Pattern publicType = Pattern.compile("public (final |abstract |sealed |non-sealed )*(class|interface|enum"
+                + "|record|@interface) .*");
+        List<String> undocumented = new ArrayList<>();
+        int checked = 0;
+        for (String module : List.of("ema4j-core", "ema4j-io", "ema4j-djl", "ema4j-training", "ema4j-demo")) {
+            List<Path> sources;
+            try (Stream<Path> files = Files.walk(ROOT.resolve(module).resolve("src/main"))) {
+                sources = files.filter(f -> f.toString().endsWith(".java")).sorted().toList();
+            }
+            for (Path source : sources) {
+                List<String> lines = Files.readAllLines(source);
+                if (lines.stream().noneMatch(line -> publicType.matcher(line).matches())) {
+                    continue;
+                }
+                for (int i = 0; i < lines.size(); i++) {
+                    if (!lines.get(i).stripLeading().startsWith("public ")) {
+                        continue;
+                    }
+                    int above = i - 1;
+                    boolean override = false;
+                    while (above >= 0 && lines.get(above).stripLeading().startsWith("@")) {
+                        override |= lines.get(above).contains("Override");
+                        above--;
+                    }
+                    checked++;
+                    if (!override && (above < 0 || !lines.get(above).strip().endsWith("*/"))) {
+                        undocumented.add(ROOT.relativize(source) + ":" + (i + 1) + " " + lines.get(i).strip());
+                    }
+                }
+            }
+        }
+        assertThat(checked).as("public declarations checked").isGreaterThan(300);
+        assertThat(undocumented).as("public declarations without a javadoc comment").isEmpty();
+    }
+
     private static void index(CommandLine command, Map<String, CommandLine> commands) {
         String qualified = command.getCommandSpec().qualifiedName(" ");
         commands.put(qualified.substring(qualified.indexOf(' ') + 1), command);
