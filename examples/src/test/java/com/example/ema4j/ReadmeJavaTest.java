@@ -11,7 +11,10 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
-/** The README's Java is compiled and tested code: every Java block in it is quoted from a class of examples/. */
+/**
+ * The documentation's Java is compiled and tested code: every Java block of README.md and docs/*.md is quoted from a
+ * class of examples/.
+ */
 class ReadmeJavaTest {
     private static final Path README = Path.of("../README.md");
     private static final Path SOURCES = Path.of("src/main/java/com/example/ema4j");
@@ -26,6 +29,11 @@ class ReadmeJavaTest {
         try (Stream<Path> files = Files.list(SOURCES)) {
             for (Path file : files.filter(f -> f.toString().endsWith(".java")).toList()) {
                 sources.add(Files.readString(file));
+            }
+        }
+        try (Stream<Path> docs = Files.list(Path.of("../docs"))) {
+            for (Path doc : docs.filter(f -> f.toString().endsWith(".md")).sorted().toList()) {
+                blocks.addAll(javaBlocks(Files.readAllLines(doc)));
             }
         }
         for (String block : blocks) {
