@@ -6,12 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-$root/runs/results}"
 mkdir -p "$runs"
-seeds=(1 2 3)
-declare -A setups=(
-  [sgd-constant]="--optimizer sgd --lr 0.05 --momentum 0.9 --lr-schedule constant"
-  [adam-cosine]="--optimizer adam --lr 0.001 --lr-schedule cosine"
-)
-common="--epochs 3 --batch-size 128 --eval-every 100 --preset short --threads 2"
+source "$root/docs/setups.sh"
+common="--epochs 3 $common"
 for setup in sgd-constant adam-cosine; do
   for seed in "${seeds[@]}"; do
     cmd="./ema4j train ${setups[$setup]} $common --seed $seed --out $runs/$setup-seed$seed"

@@ -8,7 +8,6 @@ import ai.djl.training.evaluator.Accuracy;
 import ai.djl.training.loss.Loss;
 import ema4j.demo.data.FashionMnistDataset;
 import ema4j.demo.data.Split;
-import ema4j.demo.model.FashionCnn;
 import ema4j.cli.train.TrainingSession;
 import ema4j.djl.Evaluation;
 import java.io.PrintWriter;
@@ -31,6 +30,9 @@ final class EvaluateCommand implements Callable<Integer> {
 
     @Parameters(paramLabel = "MODELS", description = "A models directory written by train (OUT/models).")
     Path models;
+
+    @Mixin
+    ModelOptions classifier = new ModelOptions();
 
     @Option(names = "--test-limit", defaultValue = "0", description = "Use only the first N test images (0: all).")
     int testLimit;
@@ -71,8 +73,8 @@ final class EvaluateCommand implements Callable<Integer> {
                 continue;
             }
             try (Model model = Model.newInstance(name, Device.cpu())) {
-                model.setBlock(FashionCnn.block());
-                FashionCnn.load(model, models, name);
+                model.setBlock(classifier.model.block());
+                classifier.model.load(model, models, name);
                 try (Trainer trainer = model.newTrainer(new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
                         .addEvaluator(new Accuracy()).optDevices(new Device[] {Device.cpu()}))) {
                     Evaluation e = Evaluation.of(trainer, test);

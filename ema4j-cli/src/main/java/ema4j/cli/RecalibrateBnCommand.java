@@ -1,5 +1,7 @@
 package ema4j.cli;
 
+import static ema4j.core.internal.Preconditions.requireArgument;
+
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.NDManager;
@@ -9,9 +11,9 @@ import ai.djl.translate.TranslateException;
 import ema4j.demo.data.FashionMnistDataset;
 import ema4j.demo.data.FashionMnistFiles;
 import ema4j.demo.data.Split;
-import ema4j.demo.model.FashionCnn;
 import ema4j.cli.interop.SafetensorsWeights;
 import ema4j.training.EpochSampler;
+import ema4j.cli.train.FashionModel;
 import ema4j.cli.train.TrainingSession;
 import ema4j.djl.BatchNormRecalibration;
 import ema4j.training.TrainingCheckpoint;
@@ -35,7 +37,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "recalibrate-bn", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Recompute the BatchNorm running mean and variance of saved weights as the average batch"
-                + " statistics over K training batches, and save the CNN's DJL model: in place for a models"
+                + " statistics over K training batches, and save the DJL model: in place for a models"
                 + " directory, into --into for a checkpoint or a safetensors file.")
 final class RecalibrateBnCommand implements Callable<Integer> {
     @Spec
@@ -43,8 +45,11 @@ final class RecalibrateBnCommand implements Callable<Integer> {
 
     @Parameters(paramLabel = "WEIGHTS", description = "A models directory (train's OUT/models, posthoc's"
             + " models-sigma<S>), a checkpoint (OUT/checkpoints/step-N, its EMA or raw weights) or a safetensors file"
-            + " with the CNN's parameter names (posthoc's posthoc-sigma<S>.safetensors, a snapshot).")
+            + " with the model's parameter names (posthoc's posthoc-sigma<S>.safetensors, a snapshot).")
     Path models;
+
+    @Mixin
+    ModelOptions classifier = new ModelOptions();
 
     @Option(names = "--as", defaultValue = "ema", paramLabel = "ema|raw",
             description = "Which weights of a models directory or checkpoint to recalibrate. Default: ${DEFAULT-VALUE}.")
@@ -73,6 +78,8 @@ final class RecalibrateBnCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         requireRecalibrationOptions(batches, batchSize, trainLimit);
+        FashionModel kind = classifier.model;
+        requireArgument(kind.hasBatchNorm(), "--model", "a model with BatchNorm (cnn or resnet)", kind);
         String name = as.modelName();
         Path weightsFile = weightsFile();
         if (weightsFile == null && !Files.exists(models.resolve(name + "-0000.params"))) {
@@ -88,17 +95,17 @@ final class RecalibrateBnCommand implements Callable<Integer> {
         Path target = into == null ? models : into;
         int used;
         try (Model model = Model.newInstance(name, Device.cpu())) {
-            model.setBlock(FashionCnn.block());
+            model.setBlock(kind.block());
             // A block that was only loaded has no input description and DJL's training-mode forward needs one.
-            model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, FashionCnn.INPUT);
+            model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, kind.input());
             if (weightsFile == null) {
-                FashionCnn.load(model, models, name);
+                kind.load(model, models, name);
             } else {
                 SafetensorsWeights.load(weightsFile, model.getBlock(), null);
             }
             used = recalibrate(model.getBlock(), model.getNDManager(), data.files(), batches, batchSize, trainLimit);
             Files.createDirectories(target);
-            model.save(target, name);
+            kind.save(model, target, name);
         }
         PrintWriter out = spec.commandLine().getOut();
         out.printf("recalibrated BatchNorm over %d batches of %d; wrote %s%n", used, batchSize,

@@ -22,13 +22,21 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-/** {@code ema4j train}: trains the small CNN on Fashion-MNIST with raw and EMA weights evaluated side by side. */
+/** {@code ema4j train}: trains a classifier on Fashion-MNIST with raw and EMA weights evaluated side by side. */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Train a small CNN with BatchNorm on Fashion-MNIST while keeping an EMA of its weights;"
+        description = "Train a classifier (--model; a small CNN with BatchNorm by default) on Fashion-MNIST while"
+                + " keeping an EMA of its weights;"
                 + " evaluate raw and EMA weights on the test set; write metrics, plots and both models.")
 final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    @Mixin
+    ModelOptions classifier = new ModelOptions();
+
+    @Option(names = "--dropout", defaultValue = "0", paramLabel = "RATE",
+            description = "Dropout rate of the ViT (--model vit) in [0, 1). Default: ${DEFAULT-VALUE}.")
+    double dropout;
 
     @Option(names = "--epochs", defaultValue = "4", description = "Passes over the training set. Default: ${DEFAULT-VALUE}.")
     int epochs;
@@ -81,8 +89,8 @@ final class TrainCommand implements Callable<Integer> {
     String resume;
 
     @Option(names = "--accept-changed-settings", description = "With --resume: continue although settings that decide"
-            + " the trajectory (batch size, optimizer, learning rate and its schedule, momentum, seed, threads, train"
-            + " limit) differ from the checkpoint's; the run is then no exact continuation.")
+            + " the trajectory (model, batch size, optimizer, learning rate and its schedule, momentum, seed, threads,"
+            + " train limit) differ from the checkpoint's; the run is then no exact continuation.")
     boolean acceptChangedSettings;
 
     @Option(names = "--train-limit", defaultValue = "0", description = "Use only the first N training images (0: all).")
@@ -111,9 +119,10 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         DecaySchedule ema = noEma ? null : schedule.schedule();
         double lr = learningRate != null ? learningRate : optimizer == TrainingSettings.OptimizerKind.ADAM ? 0.001 : 0.05;
-        TrainingSettings settings = new TrainingSettings(data.files(), out, epochs, batchSize, optimizer, lr,
-                learningRateSchedule, momentum, seed, engine.threads, ema, noEma ? "none" : schedule.label(), evalEvery,
-                checkpointEvery, trainLimit, testLimit, keepLast, resume, posthocEvery, posthocSigmaRels);
+        TrainingSettings settings = new TrainingSettings(data.files(), out, classifier.model, dropout, epochs,
+                batchSize, optimizer, lr, learningRateSchedule, momentum, seed, engine.threads, ema,
+                noEma ? "none" : schedule.label(), evalEvery, checkpointEvery, trainLimit, testLimit, keepLast, resume,
+                posthocEvery, posthocSigmaRels);
         engine.configure();
         Files.createDirectories(out);
         PrintWriter stdout = spec.commandLine().getOut();

@@ -13,7 +13,6 @@ import ema4j.cli.report.EvaluationRow;
 import ema4j.cli.report.TrainLossPoint;
 import ema4j.demo.data.FashionMnistDataset;
 import ema4j.demo.data.Split;
-import ema4j.demo.model.FashionCnn;
 import ema4j.djl.EmaModel;
 import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.Checkpoint;
@@ -32,7 +31,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One training run of the small CNN on Fashion-MNIST with an EMA beside it: diffusion_policy's loop, with the
+ * One training run of a classifier on Fashion-MNIST with an EMA beside it: diffusion_policy's loop, with the
  * test set evaluated on raw and EMA weights every {@code evalEvery} steps and at the end of every epoch.
  */
 public final class TrainingSession {
@@ -97,7 +96,7 @@ public final class TrainingSession {
         FashionMnistDataset test = dataset(Split.TEST, settings.testLimit());
         long totalSteps = TrainingLoop.stepsPerEpoch(train.size(), settings.batchSize()) * settings.epochs();
         try (Model model = Model.newInstance("fmnist", Device.cpu())) {
-            model.setBlock(FashionCnn.block());
+            model.setBlock(block());
             TrainingLoop.Builder builder = TrainingLoop.builder(model)
                     .loss(Loss.softmaxCrossEntropyLoss()).evaluators(new Accuracy())
                     .optimizer(optimizer(totalSteps))
@@ -133,6 +132,11 @@ public final class TrainingSession {
                 save(model, loop.ema());
             }
         }
+    }
+
+    /** A fresh block of the run's classifier, for training and for the averaged model. */
+    private ai.djl.nn.Block block() {
+        return settings.model().block((float) settings.dropout());
     }
 
     private Resume resume() {
@@ -179,10 +183,10 @@ public final class TrainingSession {
         Files.createDirectories(dir);
         Path staging = Files.createTempDirectory(settings.out(), ".models-");
         try {
-            model.save(staging, RAW_NAME);
+            settings.model().save(model, staging, RAW_NAME);
             if (ema != null) {
-                try (Model averaged = ema.averagedModel(EMA_NAME, FashionCnn::block)) {
-                    averaged.save(staging, EMA_NAME);
+                try (Model averaged = ema.averagedModel(EMA_NAME, this::block)) {
+                    settings.model().save(averaged, staging, EMA_NAME);
                 }
             }
             try (java.util.stream.Stream<Path> written = Files.list(staging)) {

@@ -16,6 +16,8 @@ import java.util.Map;
  *
  * @param files where the data is
  * @param out the output directory
+ * @param model the classifier to train
+ * @param dropout the ViT's dropout rate in [0, 1); 0 for the CNN and the ResNet, which have none
  * @param epochs passes over the training set, {@code >= 1}
  * @param batchSize examples per optimizer step, {@code >= 1}
  * @param optimizer SGD (with momentum) or Adam
@@ -35,15 +37,20 @@ import java.util.Map;
  * @param posthocEvery record post-hoc EMA snapshots (OUT/posthoc) every this many steps and at the end, 0 for none
  * @param posthocSigmaRels the sigma_rel of each power-function EMA recorded for post-hoc reconstruction
  */
-public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, int batchSize, OptimizerKind optimizer,
-        double learningRate, LearningRateSchedule learningRateSchedule, double momentum, long seed, int threads,
-        DecaySchedule schedule, String scheduleLabel, int evalEvery, int checkpointEvery, int trainLimit,
-        int testLimit, int keepLast, String resume, int posthocEvery, List<Double> posthocSigmaRels) {
+public record TrainingSettings(FashionMnistFiles files, Path out, FashionModel model, double dropout, int epochs,
+        int batchSize, OptimizerKind optimizer, double learningRate, LearningRateSchedule learningRateSchedule,
+        double momentum, long seed, int threads, DecaySchedule schedule, String scheduleLabel, int evalEvery,
+        int checkpointEvery, int trainLimit, int testLimit, int keepLast, String resume, int posthocEvery,
+        List<Double> posthocSigmaRels) {
 
     /** Validates every value, with the option's name in the message. */
     public TrainingSettings {
         requireArgument(out != null && !out.toString().isBlank(), "--out", "a directory's path (an empty one would"
                 + " write into the current directory)", "\"" + out + "\"");
+        requireArgument(model != null, "--model", "cnn, resnet or vit", null);
+        requireArgument(dropout >= 0 && dropout < 1, "--dropout", "in [0, 1)", dropout);
+        requireArgument(dropout == 0 || model == FashionModel.VIT, "--dropout", "0 for --model " + model
+                + " (only vit has dropout)", dropout);
         requireArgument(epochs >= 1, "--epochs", ">= 1", epochs);
         requireArgument(batchSize >= 1, "--batch-size", ">= 1", batchSize);
         requireArgument(optimizer != null, "--optimizer", "sgd or adam", null);
@@ -69,13 +76,17 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
     }
 
     /**
-     * The settings that decide the trajectory of training, by option name, beside those the training loop compares
-     * itself (batch size, seed, training examples, optimizer type): a resume with other values would not continue
-     * the run it resumes. The epochs count only with the cosine schedule, whose learning rate they set; with a
-     * constant one, more epochs train the same run longer.
+     * The settings that decide the trajectory of training (the model among them), by option name, beside those the
+     * training loop compares itself (batch size, seed, training examples, optimizer type): a resume with other values
+     * would not continue the run it resumes. The epochs count only with the cosine schedule, whose learning rate they
+     * set; with a constant one, more epochs train the same run longer.
      */
     public Map<String, Object> trajectory() {
         Map<String, Object> m = new LinkedHashMap<>();
+        m.put("--model", model.toString());
+        if (model == FashionModel.VIT) {
+            m.put("--dropout", dropout);
+        }
         m.put("--lr", learningRate);
         m.put("--lr-schedule", learningRateSchedule.toString());
         if (learningRateSchedule == LearningRateSchedule.COSINE) {
@@ -89,6 +100,8 @@ public record TrainingSettings(FashionMnistFiles files, Path out, int epochs, in
     /** The settings as a map for metrics.json. */
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
+        m.put("model", model.toString());
+        m.put("dropout", dropout);
         m.put("epochs", epochs);
         m.put("batch_size", batchSize);
         m.put("optimizer", optimizer.toString());

@@ -1,6 +1,5 @@
 package ema4j.demo.model;
 
-import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
@@ -50,21 +49,6 @@ public final class FashionCnn {
      * @throws IOException when the file cannot be read
      */
     public static void load(Model model, Path dir, String name) throws IOException {
-        try {
-            model.load(dir, name);
-            // DJL reads a cut-short file without a word and leaves the parameters it did not reach uninitialized
-            for (var parameter : model.getBlock().getParameters()) {
-                if (!parameter.getValue().isInitialized()) {
-                    throw new MalformedModelException("parameter " + parameter.getKey() + " is missing (the file is"
-                            + " cut short or of another model)");
-                }
-            }
-        } catch (MalformedModelException | ai.djl.nn.UninitializedParameterException e) {
-            throw new IllegalArgumentException(dir.resolve(name + "-0000.params") + " is not a model of this CNN: "
-                    + e.getMessage(), e);
-        } catch (java.io.EOFException | RuntimeException e) {
-            throw new IllegalArgumentException(dir.resolve(name + "-0000.params") + " is not a complete model of this"
-                    + " CNN: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
-        }
+        SavedWeights.load(model, dir, name, "this CNN");
     }
 }
