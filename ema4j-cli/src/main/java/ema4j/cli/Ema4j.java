@@ -18,13 +18,14 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code ema4j} command: train, schedule, evaluate, compare, inspect, export, import, posthoc and recalibrate-bn.
+ * The {@code ema4j} command: train, schedule, evaluate, compare, inspect, export, import, posthoc, recalibrate-bn and
+ * diffusion.
  */
 @Command(name = "ema4j", mixinStandardHelpOptions = true, versionProvider = Ema4j.Version.class,
         description = "Exponential moving average of model weights for DJL: train and compare raw vs EMA weights.",
         subcommands = {TrainCommand.class, ScheduleCommand.class, EvaluateCommand.class, CompareCommand.class,
                 InspectCommand.class, ExportCommand.class, ImportCommand.class, PostHocCommand.class,
-                RecalibrateBnCommand.class})
+                RecalibrateBnCommand.class, DiffusionCommand.class})
 public final class Ema4j implements Runnable {
 
     @CommandLine.Spec

@@ -27,7 +27,8 @@ import org.knowm.xchart.style.markers.Marker;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
- * The PNG charts of a training run, drawn with XChart: training and test loss, test accuracy, the decay schedule.
+ * The PNG charts of a training run, drawn with XChart: training and test loss, test accuracy, the decay schedule, the
+ * post-hoc sweeps; and grids of a diffusion model's samples.
  *
  * <p>Every chart skips points that are NaN or infinite (and, on a logarithmic axis, points that are not positive)
  * and leaves out a series with no points left, so a run without EMA or with a diverged batch still plots. Charts
@@ -54,7 +55,16 @@ public final class Plots {
     private static final Color RAW_BATCHES = new Color(31, 119, 180, 70);
     private static final Color RAW_SMOOTHED = new Color(18, 70, 110);
     private static final Color EMA = new Color(230, 110, 0);
+    private static final Color EMA_SEEDS = new Color(230, 110, 0, 120);
     private static final Color GRID = new Color(225, 225, 225);
+    /** The side of a Fashion-MNIST image, in pixels. */
+    private static final int IMAGE_SIDE = 28;
+    /** Screen pixels per image pixel in {@link #sampleGrids}. */
+    private static final int GRID_SCALE = 2;
+    /** Space around and between the grids of {@link #sampleGrids}, in screen pixels. */
+    private static final int GRID_MARGIN = 16;
+    /** Height of the title row of {@link #sampleGrids}, in screen pixels. */
+    private static final int GRID_TITLE = 32;
     /** A moving average over 1/50 of the batches smooths batch noise yet keeps the shape of the curve. */
     private static final int SMOOTHING_FRACTION = 50;
 
@@ -154,17 +164,119 @@ public final class Plots {
         XYChart chart = chart("Post-hoc EMA: test accuracy vs sigma_rel", "sigma_rel", "test accuracy (%)", HEIGHT);
         chart.getStyler().setLegendPosition(LegendPosition.InsideSE);
         double[] percent = Arrays.stream(accuracy).map(a -> 100 * a).toArray();
-        add(chart, "post-hoc EMA", new Points(sigmaRel, percent).finite(false, false), EMA, 2.5f,
+        addSweep(chart, sigmaRel, percent, List.of(new Reference("raw weights", 100 * rawAccuracy, RAW),
+                new Reference(emaLabel, 100 * emaAccuracy, RAW_SMOOTHED)));
+        write(BitmapEncoder.getBufferedImage(chart), png);
+    }
+
+    /**
+     * Draws a diffusion model's sample distance against the sigma_rel of post-hoc EMAs: the mean over sampling seeds
+     * as a line, each seed's value as a point, and the raw weights, the run's EMA and the noise floor (real vs real
+     * images) as horizontal lines, into a {@value #WIDTH} x {@value #HEIGHT} PNG. The distance is the squared
+     * Fréchet distance in a Fashion-MNIST classifier's features, not Inception FID; the chart says so.
+     *
+     * @param sigmaRel the reconstructed EMA lengths, increasing
+     * @param meanDistance the mean distance of each over the sampling seeds; NaN for a target that was refused
+     * @param seedDistances every seed's distance of each length, {@code seedDistances[i]} for {@code sigmaRel[i]}
+     * @param raw the raw weights' mean distance, or NaN for no line
+     * @param ema the run's EMA's mean distance, or NaN for no line
+     * @param emaLabel the legend of the EMA line
+     * @param noiseFloor the distance between real training and test images, or NaN for no line
+     * @param png the file to write
+     * @throws IOException when the file cannot be written
+     */
+    public static void diffusionSweep(double[] sigmaRel, double[] meanDistance, double[][] seedDistances, double raw,
+            double ema, String emaLabel, double noiseFloor, Path png) throws IOException {
+        requireArgument(sigmaRel != null && meanDistance != null && seedDistances != null
+                && sigmaRel.length == meanDistance.length && sigmaRel.length == seedDistances.length,
+                "sigmaRel, meanDistance and seedDistances", "non-null and of one length", null);
+        requireArgument(png != null, "png", "non-null", null);
+        XYChart chart = chart("Diffusion samples: Fréchet distance in classifier features (not Inception FID)",
+                "sigma_rel of the post-hoc EMA", "squared Fréchet distance (lower is better)", HEIGHT);
+        chart.getStyler().setLegendPosition(LegendPosition.InsideNE);
+        addSweep(chart, sigmaRel, meanDistance, List.of(new Reference("raw weights", raw, RAW),
+                new Reference(emaLabel, ema, RAW_SMOOTHED), new Reference("noise floor: real vs real", noiseFloor,
+                        Color.GRAY)));
+        double[] x = IntStream.range(0, sigmaRel.length).boxed()
+                .flatMapToDouble(i -> Arrays.stream(seedDistances[i]).map(d -> sigmaRel[i])).toArray();
+        double[] y = Arrays.stream(seedDistances).flatMapToDouble(Arrays::stream).toArray();
+        Points seeds = new Points(x, y).finite(false, false);
+        if (seeds.size() > 0) {
+            XYSeries series = chart.addSeries("post-hoc EMA, each sampling seed", seeds.x, seeds.y);
+            series.setXYSeriesRenderStyle(XYSeriesRenderStyle.Scatter);
+            series.setMarker(SeriesMarkers.CIRCLE);
+            series.setMarkerColor(EMA_SEEDS);
+        }
+        write(BitmapEncoder.getBufferedImage(chart), png);
+    }
+
+    /** A horizontal line across a sweep: a value that does not depend on sigma_rel. */
+    private record Reference(String label, double value, Color color) {}
+
+    /** Adds a post-hoc EMA's values against sigma_rel and the reference lines across the finite part of its span. */
+    private static void addSweep(XYChart chart, double[] sigmaRel, double[] values, List<Reference> references) {
+        add(chart, "post-hoc EMA", new Points(sigmaRel, values).finite(false, false), EMA, 2.5f,
                 SeriesMarkers.DIAMOND);
         Points span = new Points(sigmaRel, sigmaRel).finite(false, false);
         if (span.size() > 0) {
             double[] ends = {Arrays.stream(span.x).min().orElseThrow(), Arrays.stream(span.x).max().orElseThrow()};
-            add(chart, "raw weights", new Points(ends, new double[] {100 * rawAccuracy, 100 * rawAccuracy})
-                    .finite(false, false), RAW, 2f, SeriesMarkers.NONE);
-            add(chart, emaLabel, new Points(ends, new double[] {100 * emaAccuracy, 100 * emaAccuracy})
-                    .finite(false, false), RAW_SMOOTHED, 2f, SeriesMarkers.NONE);
+            for (Reference line : references) {
+                add(chart, line.label(), new Points(ends, new double[] {line.value(), line.value()})
+                        .finite(false, false), line.color(), 2f, SeriesMarkers.NONE);
+            }
         }
-        write(BitmapEncoder.getBufferedImage(chart), png);
+    }
+
+    /**
+     * Draws image grids side by side, each under its title: e.g. samples of the raw weights, the EMA and the best
+     * post-hoc EMA, {@code side} x {@code side} images each, every pixel drawn as 2 x 2
+     * screen pixels.
+     *
+     * @param titles one title per grid
+     * @param grids per grid, up to {@code side * side} grey images of 28 x 28 pixels in [0, 1], row by row
+     * @param side images per row and column of a grid, {@code >= 1}
+     * @param png the file to write
+     * @throws IOException when the file cannot be written
+     */
+    public static void sampleGrids(List<String> titles, List<float[][]> grids, int side, Path png)
+            throws IOException {
+        requireArgument(titles != null && grids != null && titles.size() == grids.size() && !grids.isEmpty(),
+                "titles and grids", "non-null, non-empty and of one length", null);
+        requireArgument(side >= 1, "side", ">= 1", side);
+        requireArgument(png != null, "png", "non-null", null);
+        int panel = side * IMAGE_SIDE * GRID_SCALE;
+        int width = grids.size() * (panel + GRID_MARGIN) + GRID_MARGIN;
+        int height = GRID_TITLE + panel + GRID_MARGIN;
+        BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D graphics = image.createGraphics();
+        try {
+            graphics.setColor(Color.WHITE);
+            graphics.fillRect(0, 0, width, height);
+            graphics.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 15));
+            graphics.setRenderingHint(java.awt.RenderingHints.KEY_TEXT_ANTIALIASING,
+                    java.awt.RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+            for (int g = 0; g < grids.size(); g++) {
+                int left = GRID_MARGIN + g * (panel + GRID_MARGIN);
+                graphics.setColor(Color.BLACK);
+                graphics.drawString(titles.get(g), left, GRID_TITLE - 10);
+                float[][] images = grids.get(g);
+                for (int i = 0; i < Math.min(images.length, side * side); i++) {
+                    requireArgument(images[i].length == IMAGE_SIDE * IMAGE_SIDE, "grids[" + g + "][" + i
+                            + "] length", Integer.toString(IMAGE_SIDE * IMAGE_SIDE), images[i].length);
+                    int x0 = left + (i % side) * IMAGE_SIDE * GRID_SCALE;
+                    int y0 = GRID_TITLE + (i / side) * IMAGE_SIDE * GRID_SCALE;
+                    for (int p = 0; p < images[i].length; p++) {
+                        int grey = Math.round(255 * Math.max(0, Math.min(1, images[i][p])));
+                        graphics.setColor(new Color(grey, grey, grey));
+                        graphics.fillRect(x0 + (p % IMAGE_SIDE) * GRID_SCALE, y0 + (p / IMAGE_SIDE) * GRID_SCALE,
+                                GRID_SCALE, GRID_SCALE);
+                    }
+                }
+            }
+        } finally {
+            graphics.dispose();
+        }
+        write(image, png);
     }
 
     /**

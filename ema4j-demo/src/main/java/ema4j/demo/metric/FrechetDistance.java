@@ -18,7 +18,8 @@ import org.apache.commons.math3.linear.RealMatrix;
  * positive semi-definite {@code S1^(1/2) S2 S1^(1/2)}, which has the same eigenvalues as {@code S1 S2}; both
  * eigen-decompositions are symmetric ones (Apache Commons Math), with eigenvalues below 0 from rounding taken as 0.
  * This stays real and stable for singular covariances (fewer vectors than dimensions), where the general matrix
- * square root of {@code S1 S2} is not. The result is clamped at 0. Stateless and thread-safe.
+ * square root of {@code S1 S2} is not. Features of zero variance (a classifier's never-active units) are left out of
+ * the decompositions, where they contribute exactly nothing. The result is clamped at 0. Stateless and thread-safe.
  */
 public final class FrechetDistance {
     private FrechetDistance() {}
@@ -56,10 +57,15 @@ public final class FrechetDistance {
         }
         RealMatrix s1 = MatrixUtils.createRealMatrix(first.covariance);
         RealMatrix s2 = MatrixUtils.createRealMatrix(second.covariance);
-        RealMatrix sqrtS1 = symmetricSquareRoot(s1);
+        // S1^(1/2) is 0 outside S1's support, so S1^(1/2) S2 S1^(1/2) is too: both live on that support
+        int[] support = support(s1);
         double traceOfRoot = 0;
-        for (double eigenvalue : symmetricEigenvalues(sqrtS1.multiply(s2).multiply(sqrtS1))) {
-            traceOfRoot += Math.sqrt(Math.max(eigenvalue, 0));
+        if (support.length > 0) {
+            RealMatrix sqrtS1 = symmetricSquareRoot(s1.getSubMatrix(support, support));
+            for (double eigenvalue : symmetricEigenvalues(sqrtS1.multiply(s2.getSubMatrix(support, support))
+                    .multiply(sqrtS1))) {
+                traceOfRoot += Math.sqrt(Math.max(eigenvalue, 0));
+            }
         }
         return Math.max(0, meanTerm + s1.getTrace() + s2.getTrace() - 2 * traceOfRoot);
     }
@@ -75,8 +81,21 @@ public final class FrechetDistance {
         return vectors.multiply(MatrixUtils.createRealDiagonalMatrix(roots)).multiply(vectors.transpose());
     }
 
+    /** The eigenvalues of a positive semi-definite matrix: those of its support, and zeros left out. */
     private static double[] symmetricEigenvalues(RealMatrix matrix) {
-        return new EigenDecomposition(symmetrized(matrix)).getRealEigenvalues();
+        int[] support = support(matrix);
+        return support.length == 0 ? new double[0]
+                : new EigenDecomposition(symmetrized(matrix.getSubMatrix(support, support))).getRealEigenvalues();
+    }
+
+    /**
+     * The indices whose diagonal entry is positive: outside them a positive semi-definite matrix is 0 (a row with a
+     * zero variance has zero covariances), and leaving those rows out keeps Commons Math's eigen-decomposition
+     * converging; it fails on covariances with many such rows, as a classifier's never-active ReLU units give.
+     */
+    private static int[] support(RealMatrix matrix) {
+        return java.util.stream.IntStream.range(0, matrix.getRowDimension()).filter(i -> matrix.getEntry(i, i) > 0)
+                .toArray();
     }
 
     /** (M + M^T) / 2: exactly symmetric, so that Commons Math takes its symmetric algorithm. */

@@ -98,6 +98,31 @@ class FrechetDistanceTest {
     }
 
     @Test
+    void featuresThatAreAlwaysZeroLeaveTheDistanceOfTheOthers() {
+        // dead ReLU units of a classifier: here 112 of 128 features are 0 in every image, which made the
+        // eigen-decomposition of the full covariance fail to converge
+        Random random = new Random(3);
+        int[] live = random.ints(0, 128).distinct().limit(16).sorted().toArray();
+        double[][] first = new double[250][128];
+        double[][] second = new double[300][128];
+        double[][] firstLive = new double[250][live.length];
+        double[][] secondLive = new double[300][live.length];
+        for (double[][][] sets : new double[][][][] {{first, firstLive}, {second, secondLive}}) {
+            for (int i = 0; i < sets[0].length; i++) {
+                for (int j = 0; j < live.length; j++) {
+                    double value = Math.max(0, random.nextGaussian() * (1 + j) + (sets[0] == second ? 0.5 : 0));
+                    sets[0][i][live[j]] = value;
+                    sets[1][i][j] = value;
+                }
+            }
+        }
+
+        double distance = FrechetDistance.squared(first, second);
+
+        assertThat(distance).isPositive().isCloseTo(FrechetDistance.squared(firstLive, secondLive), within(1e-9));
+    }
+
+    @Test
     void setsOfDifferentDimensionsAreRefused() {
         assertThatThrownBy(() -> FrechetDistance.squared(gaussian(new Random(1), 4, 3), gaussian(new Random(1), 4, 2)))
                 .isInstanceOf(IllegalArgumentException.class)
