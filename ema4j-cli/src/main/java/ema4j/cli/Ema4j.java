@@ -48,7 +48,8 @@ public final class Ema4j implements Runnable {
             if (e instanceof IllegalArgumentException || e instanceof DataMissingException
                     || e instanceof IdxFormatException || e instanceof CheckpointFormatException
                     || e instanceof SnapshotFormatException || e instanceof DirectoryLock.InUseException
-                    || e instanceof SafetensorsFormatException) {
+                    || e instanceof SafetensorsFormatException
+                    || e instanceof ema4j.core.NonFiniteWeightsException) {
                 commandLine.getErr().println("ema4j: " + e.getMessage());
                 return 2;
             }

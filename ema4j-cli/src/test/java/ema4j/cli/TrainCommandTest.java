@@ -274,6 +274,15 @@ class TrainCommandTest {
     }
 
     @Test
+    void aTrainingThatDivergesStopsWithOneLineNamingTheWeight(@TempDir Path out) {
+        CliRun run = CliRun.of("train", "--data", CliRun.SUBSET.toString(), "--train-limit", "200", "--test-limit",
+                "100", "--epochs", "1", "--batch-size", "50", "--lr", "1e30", "--out", out.toString());
+        assertThat(run.exitCode()).as(run.err()).isEqualTo(2);
+        assertThat(run.err().strip()).doesNotContain("\n").startsWith("ema4j: weight ").contains("is not finite at EMA"
+                + " update");
+    }
+
+    @Test
     void anUnknownPresetOrOptimizerIsRefusedBeforeTraining(@TempDir Path out) {
         CliRun run = CliRun.of("train", "--preset", "huge", "--data", CliRun.SUBSET.toString(), "--out",
                 out.toString());
