@@ -69,12 +69,29 @@ public final class DdpmTraining {
     }
 
     /**
-     * The mean squared error between predicted and drawn noise, DJL's L2 loss at weight 1 (its default weight is 1/2).
+     * The mean squared error between predicted and drawn noise: the value of DJL's L2 loss at weight 1 (its default
+     * weight is 1/2), without its host-number factor. DJL's {@code L2Loss} multiplies by its weight with
+     * {@code NDArray.mul(Number)}, whose number tensor (over a Java direct buffer the PyTorch engine closes at once)
+     * autograd keeps for backward: after a garbage collection between the loss and backward, backward scaled every
+     * gradient by whatever the freed memory held.
      *
      * @return a loss named {@code "noiseMse"}
      */
     public static Loss loss() {
-        return Loss.l2Loss("noiseMse", 1f);
+        return new NoiseMse();
+    }
+
+    /** {@code mean((label - prediction)^2)}, the label reshaped to the prediction, from tensor operations only. */
+    private static final class NoiseMse extends Loss {
+        NoiseMse() {
+            super("noiseMse");
+        }
+
+        @Override
+        public NDArray evaluate(NDList labels, NDList predictions) {
+            NDArray prediction = predictions.singletonOrThrow();
+            return labels.singletonOrThrow().reshape(prediction.getShape()).sub(prediction).square().mean();
+        }
     }
 
     /** Prints the schedule. */

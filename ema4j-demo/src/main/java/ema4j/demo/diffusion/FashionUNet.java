@@ -7,7 +7,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
 import ai.djl.nn.LambdaBlock;
 import ai.djl.nn.SequentialBlock;
@@ -62,7 +61,7 @@ public final class FashionUNet extends AbstractBlock {
     private FashionUNet() {
         timeMlp = addChildBlock("timeMlp", new SequentialBlock()
                 .add(Linear.builder().setUnits(TIME_WIDTH).build())
-                .add(x -> Activation.swish(x, 1f))
+                .add(Silu::of)
                 .add(Linear.builder().setUnits(TIME_WIDTH).build()));
         stem = addChildBlock("stem", conv3x3(CHANNELS_28, 1));
         down28 = addChildBlock("down28", new TimeResidualBlock(CHANNELS_28, GROUPS, false));
@@ -126,7 +125,7 @@ public final class FashionUNet extends AbstractBlock {
         h = residual(store, middleSecond, h, time, training);
         h = residual(store, up14, forward(store, upsample7, h, training).concat(skip14, 1), time, training);
         h = residual(store, up28, forward(store, upsample14, h, training).concat(skip28, 1), time, training);
-        h = Activation.swish(forward(store, outputNorm, h, training), 1f);
+        h = Silu.of(forward(store, outputNorm, h, training));
         return new NDList(forward(store, outputConv, h, training));
     }
 

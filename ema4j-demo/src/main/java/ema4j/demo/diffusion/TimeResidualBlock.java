@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Activation;
 import ai.djl.nn.Block;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
@@ -52,19 +51,15 @@ final class TimeResidualBlock extends AbstractBlock {
     protected NDList forwardInternal(ParameterStore store, NDList inputs, boolean training,
             PairList<String, Object> params) {
         NDArray x = inputs.get(0);
-        NDList time = silu(new NDList(inputs.get(1)));
-        NDArray h = firstConv.forward(store, silu(firstNorm.forward(store, new NDList(x), training)), training)
+        NDList time = Silu.of(new NDList(inputs.get(1)));
+        NDArray h = firstConv.forward(store, Silu.of(firstNorm.forward(store, new NDList(x), training)), training)
                 .singletonOrThrow();
         NDArray shift = timeProjection.forward(store, time, training).singletonOrThrow();
         h = h.add(shift.reshape(shift.getShape().get(0), channels, 1, 1));
-        h = secondConv.forward(store, silu(secondNorm.forward(store, new NDList(h), training)), training)
+        h = secondConv.forward(store, Silu.of(secondNorm.forward(store, new NDList(h), training)), training)
                 .singletonOrThrow();
         NDArray skip = shortcut == null ? x : shortcut.forward(store, new NDList(x), training).singletonOrThrow();
         return new NDList(h.add(skip));
-    }
-
-    private static NDList silu(NDList x) {
-        return Activation.swish(x, 1f);
     }
 
     @Override

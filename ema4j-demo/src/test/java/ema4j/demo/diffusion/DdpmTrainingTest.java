@@ -2,6 +2,7 @@ package ema4j.demo.diffusion;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.offset;
 
 import ai.djl.Model;
 import ai.djl.engine.Engine;
@@ -95,6 +96,23 @@ class DdpmTrainingTest {
 
     private static NDArray loss(Trainer trainer, DdpmTraining.NoisedBatch noised) {
         return trainer.getLoss().evaluate(noised.labels(), trainer.forward(noised.inputs()));
+    }
+
+    @Test
+    void theGradientOfTheLossSurvivesAGarbageCollectionBeforeBackward() {
+        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            NDArray predicted = manager.create(new float[] {1, 2, 3, 4});
+            predicted.setRequiresGradient(true);
+            NDList drawn = new NDList(manager.create(new float[] {1, 0, 3, 0}));
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                NDArray loss = DdpmTraining.loss().evaluate(drawn, new NDList(predicted));
+                DiffusionFixtures.collectGarbage();
+                collector.backward(loss);
+            }
+
+            // d/dp mean((d - p)^2) = 2 (p - d) / 4, exact in float32 (zeros of either sign)
+            assertThat(predicted.getGradient().toFloatArray()).containsExactly(new float[] {0, 1, 0, 2}, offset(0f));
+        }
     }
 
     @Test

@@ -2,14 +2,19 @@ package ema4j.demo.diffusion;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class FashionUNetTest {
@@ -54,6 +59,53 @@ class FashionUNetTest {
                 count += parameter.getArray().size();
             }
             assertThat(count).isBetween(250_000L, 350_000L);
+        }
+    }
+
+    @Test
+    void aGarbageCollectionBetweenForwardAndBackwardLeavesTheGradientsAsTheyWere() {
+        List<float[]> undisturbed = gradients(false);
+        List<float[]> collected = gradients(true);
+
+        List<String> names = names(FashionUNet.block());
+        assertThat(collected).hasSameSizeAs(undisturbed);
+        for (int i = 0; i < undisturbed.size(); i++) {
+            float[] expected = undisturbed.get(i);
+            float[] actual = collected.get(i);
+            int differs = Arrays.mismatch(actual, expected);
+            assertThat(differs).as("first element of the gradient of %s that changed (%s instead of %s)", names.get(i),
+                    differs < 0 ? null : actual[differs], differs < 0 ? null : expected[differs]).isEqualTo(-1);
+        }
+    }
+
+    /**
+     * The gradient of every parameter after one training forward, the DDPM loss and backward on fixed data; with
+     * {@code collectGarbage}, the garbage collector runs between the loss and backward, as it may in a training step.
+     */
+    private static List<float[]> gradients(boolean collectGarbage) {
+        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            Block unet = DiffusionFixtures.unet(manager, 5, 2);
+            Random random = new Random(11);
+            float[] pixels = new float[2 * 28 * 28];
+            for (int i = 0; i < pixels.length; i++) {
+                pixels[i] = random.nextFloat();
+            }
+            NDArray images = manager.create(pixels, new Shape(2, 1, 28, 28));
+            DdpmTraining.NoisedBatch noised = new DdpmTraining(NoiseSchedule.ddpm()).noise(images, 7);
+            try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+                NDArray predicted = unet.forward(new ParameterStore(manager, false), noised.inputs(), true)
+                        .singletonOrThrow();
+                NDArray loss = DdpmTraining.loss().evaluate(noised.labels(), new NDList(predicted));
+                if (collectGarbage) {
+                    DiffusionFixtures.collectGarbage();
+                }
+                collector.backward(loss);
+            }
+            List<float[]> gradients = new ArrayList<>();
+            for (Parameter parameter : unet.getParameters().values()) {
+                gradients.add(parameter.getArray().getGradient().toFloatArray());
+            }
+            return gradients;
         }
     }
 
