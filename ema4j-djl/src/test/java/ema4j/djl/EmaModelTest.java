@@ -87,7 +87,7 @@ class EmaModelTest {
                     EasyTrain.trainBatch(net.trainer, batch);
                     net.trainer.step();
                     UpdateResult result = ema.step();
-                    // the seed's warmup for the update after `updates` earlier ones: the first two copy
+                    // diffusion_policy's EMAModel warmup for the update after `updates` earlier ones: the first two copy
                     long step = Math.max(0, updates - 1);
                     double decay = step == 0 ? 0 : Math.min(0.9, 1 - Math.pow(1 + step, -0.75));
                     assertThat(result.decay()).isCloseTo(decay, within(1e-15));

@@ -171,13 +171,14 @@ public final class Plots {
 
     /**
      * Draws a diffusion model's sample distance against the sigma_rel of post-hoc EMAs: the mean over sampling seeds
-     * as a line, each seed's value as a point, and the raw weights, the run's EMA and the noise floor (real vs real
+     * as a line, the value of each sampling seed as a point, and the raw weights, the run's EMA and the noise floor (real vs real
      * images) as horizontal lines, into a {@value #WIDTH} x {@value #HEIGHT} PNG. The distance is the squared
      * Fréchet distance in a Fashion-MNIST classifier's features, not Inception FID; the chart says so.
      *
      * @param sigmaRel the reconstructed EMA lengths, increasing
      * @param meanDistance the mean distance of each over the sampling seeds; NaN for a target that was refused
-     * @param seedDistances every seed's distance of each length, {@code seedDistances[i]} for {@code sigmaRel[i]}
+     * @param seedDistances the distance of each length for every sampling seed, {@code seedDistances[i]} for
+     *     {@code sigmaRel[i]}
      * @param raw the raw weights' mean distance, or NaN for no line
      * @param ema the run's EMA's mean distance, or NaN for no line
      * @param emaLabel the legend of the EMA line

@@ -39,7 +39,7 @@ class DecayScheduleTest {
         DecaySchedule s = Preset.LONG.schedule();
         double product = 1;
         for (int i = 0; i < k; i++) {
-            long step = Math.max(0, t + i - 1);   // the seed's warmup with power 2/3, at most 0.9999
+            long step = Math.max(0, t + i - 1);   // diffusion_policy's EMAModel warmup with power 2/3, at most 0.9999
             product *= step == 0 ? 0 : Math.min(0.9999, 1 - Math.pow(1 + step, -2.0 / 3));
         }
         assertThat(s.compoundedDecay(t, k)).isCloseTo(product, within(1e-12));

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 class WarmupTest {
 
-    /** The seed's formula, written out independently of the production code. */
+    /** diffusion_policy's EMAModel formula, written out independently of the production code. */
     private static double seedDecay(long t, long after, double invGamma, double power, double min, double max) {
         long step = Math.max(0, t - after - 1);
         if (step <= 0) {
