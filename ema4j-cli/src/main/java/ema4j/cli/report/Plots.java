@@ -171,8 +171,8 @@ public final class Plots {
 
     /**
      * Draws a diffusion model's sample distance against the sigma_rel of post-hoc EMAs: the mean over sampling seeds
-     * as a line, the value of each sampling seed as a point, and the raw weights, the run's EMA and the noise floor (real vs real
-     * images) as horizontal lines, into a {@value #WIDTH} x {@value #HEIGHT} PNG. The distance is the squared
+     * as a line, the value of each sampling seed as a point, and the raw weights, the run's EMA and the noise floor
+     * (real vs real images) as horizontal lines, into a {@value #WIDTH} x {@value #HEIGHT} PNG. The distance is the squared
      * Fréchet distance in a Fashion-MNIST classifier's features, not Inception FID; the chart says so.
      *
      * @param sigmaRel the reconstructed EMA lengths, increasing
