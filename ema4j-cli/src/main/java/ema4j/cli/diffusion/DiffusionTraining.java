@@ -25,11 +25,8 @@ import ema4j.demo.diffusion.NoiseSchedule;
 import ema4j.djl.EmaModel;
 import ema4j.io.safetensors.SafetensorsWriter;
 import ema4j.training.ChangedSettingsException;
-import ema4j.training.Resume;
 import ema4j.training.TrainingLoop;
-import ema4j.training.TrainingProgress;
 import ema4j.training.optim.CheckpointableAdam;
-import ema4j.io.checkpoint.Checkpoint;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -144,8 +141,9 @@ public final class DiffusionTraining {
                     })
                     .ema(EmaModel.builder(EMA_SCHEDULE))
                     .checkpoints(settings.out().resolve(CHECKPOINTS)).checkpointEvery(settings.checkpointEvery())
-                    .keepLast(settings.keepLast()).resume(resume()).trajectory(trajectory())
-                    .listener(listener());
+                    .keepLast(settings.keepLast()).resume(ProgressReporter.resume(settings.resume()))
+                    .trajectory(trajectory())
+                    .listener(progress.listener());
             if (settings.posthocEvery() > 0) {
                 builder.postHoc(settings.posthocSigmaRels(), settings.posthocEvery(),
                         settings.out().resolve(POSTHOC));
@@ -180,24 +178,6 @@ public final class DiffusionTraining {
         return m;
     }
 
-    private Resume resume() {
-        String resume = settings.resume();
-        return resume == null ? Resume.none() : resume.equals("latest") ? Resume.latest() : Resume.from(Path.of(resume));
-    }
-
-    private TrainingLoop.Listener listener() {
-        return new TrainingLoop.Listener() {
-            @Override
-            public void onResume(Checkpoint checkpoint) {
-                progress.line("resumed from " + checkpoint.directory() + " at step " + checkpoint.step());
-            }
-
-            @Override
-            public void onStep(TrainingProgress p) {
-                progress.step(p.step(), p.epoch(), p.epochs(), p.loss(), p.examples());
-            }
-        };
-    }
 
     /** The training loss of every step, those of a run resumed from included; empty before {@link #run}. */
     public List<Double> trainLoss() {

@@ -1,6 +1,11 @@
 package ema4j.cli.train;
 
+import ema4j.io.checkpoint.Checkpoint;
+import ema4j.training.Resume;
+import ema4j.training.TrainingLoop;
+import ema4j.training.TrainingProgress;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.time.Duration;
 
 /**
@@ -65,5 +70,25 @@ public final class ProgressReporter {
     private static String format(Duration d) {
         return d.toHours() > 0 ? String.format("%dh%02dm", d.toHours(), d.toMinutesPart())
                 : String.format("%dm%02ds", d.toMinutesPart(), d.toSecondsPart());
+    }
+
+    /** A training loop's listener that reports a resume and every step here; evaluations are the caller's. */
+    public TrainingLoop.Listener listener() {
+        return new TrainingLoop.Listener() {
+            @Override
+            public void onResume(Checkpoint checkpoint) {
+                line("resumed from " + checkpoint.directory() + " at step " + checkpoint.step());
+            }
+
+            @Override
+            public void onStep(TrainingProgress p) {
+                step(p.step(), p.epoch(), p.epochs(), p.loss(), p.examples());
+            }
+        };
+    }
+
+    /** The start {@code --resume} names: none (null), {@code latest}, or a checkpoint directory. */
+    public static Resume resume(String option) {
+        return option == null ? Resume.none() : option.equals("latest") ? Resume.latest() : Resume.from(Path.of(option));
     }
 }

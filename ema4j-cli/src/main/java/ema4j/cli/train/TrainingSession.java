@@ -18,7 +18,6 @@ import ema4j.io.DirectoryLock;
 import ema4j.io.checkpoint.Checkpoint;
 import ema4j.training.ChangedSettingsException;
 import ema4j.training.EvaluationRecord;
-import ema4j.training.Resume;
 import ema4j.training.TrainingLoop;
 import ema4j.training.TrainingProgress;
 import ema4j.training.optim.CheckpointableAdam;
@@ -104,7 +103,7 @@ public final class TrainingSession {
                     .inputShape(new Shape(settings.batchSize(), 1, 28, 28)).seed(settings.seed())
                     .validationData(test).evaluateEvery(settings.evalEvery())
                     .checkpoints(settings.out().resolve(CHECKPOINTS)).checkpointEvery(settings.checkpointEvery())
-                    .keepLast(settings.keepLast()).resume(resume())
+                    .keepLast(settings.keepLast()).resume(ProgressReporter.resume(settings.resume()))
                     .trajectory(settings.trajectory()).acceptChangedSettings(acceptChangedSettings)
                     .listener(listener());
             if (settings.schedule() != null) {
@@ -139,21 +138,17 @@ public final class TrainingSession {
         return settings.model().block((float) settings.dropout());
     }
 
-    private Resume resume() {
-        String resume = settings.resume();
-        return resume == null ? Resume.none() : resume.equals("latest") ? Resume.latest() : Resume.from(Path.of(resume));
-    }
-
     private TrainingLoop.Listener listener() {
+        TrainingLoop.Listener reporting = progress.listener();
         return new TrainingLoop.Listener() {
             @Override
             public void onResume(Checkpoint checkpoint) {
-                progress.line("resumed from " + checkpoint.directory() + " at step " + checkpoint.step());
+                reporting.onResume(checkpoint);
             }
 
             @Override
             public void onStep(TrainingProgress p) {
-                progress.step(p.step(), p.epoch(), p.epochs(), p.loss(), p.examples());
+                reporting.onStep(p);
             }
 
             @Override
