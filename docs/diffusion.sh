@@ -20,12 +20,13 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-$root/runs/diffusion}"
-epochs="${EPOCHS:-35}"
+epochs="${EPOCHS:-20}"
 batch="${BATCH:-128}"
 posthoc_every="${POSTHOC_EVERY:-500}"
 checkpoint_every="${CHECKPOINT_EVERY:-1000}"
 samples="${SAMPLES:-2000}"
-ddim_steps="${DDIM_STEPS:-50}"
+ddim_steps="${DDIM_STEPS:-25}"
+threads="${THREADS:-2}"
 classifier_model="${CLASSIFIER_MODEL:-resnet}"
 classifier_epochs="${CLASSIFIER_EPOCHS:-5}"
 data=(); [ -n "${DATA:-}" ] && data=(--data "$DATA")
@@ -43,7 +44,7 @@ classifier="$runs/classifier/models/fmnist-raw-0000.params"
 if [ ! -f "$classifier" ]; then
   model=(); [ "$classifier_model" != cnn ] && model=(--model "$classifier_model")   # cnn is train's default
   run "$runs/classifier.log" ./ema4j train "${model[@]}" --optimizer adam --lr 0.001 --lr-schedule cosine \
-    --epochs "$classifier_epochs" --batch-size 128 --eval-every 1000 --seed 1 "${data[@]}" --out "$runs/classifier"
+    --epochs "$classifier_epochs" --batch-size 128 --eval-every 1000 --seed 1 --threads "$threads" "${data[@]}" --out "$runs/classifier"
 fi
 [ -f "$runs/classifier.sha256" ] || sha256sum "$classifier" | cut -d' ' -f1 > "$runs/classifier.sha256"
 echo "classifier $classifier: sha256 $(cat "$runs/classifier.sha256")"
@@ -53,7 +54,7 @@ diffusion="$runs/diffusion"
 if [ ! -f "$diffusion/models/unet-ema.safetensors" ]; then
   resume=(); [ -n "$(ls -A "$diffusion/checkpoints" 2>/dev/null | grep '^step-')" ] && resume=(--resume latest)
   run "$runs/diffusion-train.log" ./ema4j diffusion train --epochs "$epochs" --batch-size "$batch" --lr 2e-4 \
-    --seed 1 --posthoc-every "$posthoc_every" --posthoc-sigma-rel 0.05,0.10 --checkpoint-every "$checkpoint_every" \
+    --seed 1 --posthoc-every "$posthoc_every" --posthoc-sigma-rel 0.05,0.10 --checkpoint-every "$checkpoint_every" --threads "$threads" \
     "${resume[@]}" "${limit[@]}" "${data[@]}" --out "$diffusion"
 fi
 
@@ -62,7 +63,7 @@ if [ ! -f "$runs/score/diffusion-score.csv" ]; then
   run "$runs/diffusion-score.log" ./ema4j diffusion score --run "$diffusion" --classifier "$classifier" \
     --classifier-sha256 "$(cat "$runs/classifier.sha256")" --classifier-model "$classifier_model" \
     --samples "$samples" --ddim-steps "$ddim_steps" --sigma-rel 0.03,0.05,0.07,0.10,0.12,0.15,0.20,0.25 \
-    --sampling-seeds 1,2 "${data[@]}" --out "$runs/score"
+    --sampling-seeds 1,2 --threads "$threads" "${data[@]}" --out "$runs/score"
 fi
 sed -n '/^variant/,/^best/p' "$runs/diffusion-score.log"
 echo "pictures: $runs/score/diffusion-sweep.png, $runs/score/diffusion-samples.png"

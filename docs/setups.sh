@@ -4,4 +4,4 @@ declare -A setups=(
   [sgd-constant]="--optimizer sgd --lr 0.05 --momentum 0.9 --lr-schedule constant"
   [adam-cosine]="--optimizer adam --lr 0.001 --lr-schedule cosine"
 )
-common="--batch-size 128 --eval-every 100 --preset short --threads 2"
+common="--batch-size 128 --eval-every 100 --preset short --threads ${THREADS:-2}"
