@@ -25,21 +25,29 @@ mkdir -p "$runs"
 source "$root/docs/setups.sh"
 common="--epochs 4 $common --checkpoint-every 200"
 posthoc="--posthoc-every 100 --posthoc-sigma-rel 0.05,0.10"
+# the post-hoc sweep of each run (OUT/sweep), BatchNorm recalibrated over 50 batches; 'ema4j compare' reports its best
+sweep="--sigma-rel 0.03,0.05,0.08,0.10,0.15,0.20,0.25 --bn-batches 50 --threads ${THREADS:-2}"
+limits="$(echo "$more" | grep -oE -- '--(train|test)-limit [0-9]+' | tr '\n' ' ' | sed 's/ $//' || true)"
 for model in resnet vit; do
   for setup in sgd-constant adam-cosine; do
     for seed in "${seeds[@]}"; do
       out="$runs/$model-$setup-seed$seed"
       if [ -f "$out/models/fmnist-raw-0000.params" ]; then
-        echo "# done already: $out"
-        continue
+        echo "# trained already: $out"
+      else
+        resume=""
+        if compgen -G "$out/checkpoints/step-*" > /dev/null; then
+          resume="--resume latest"
+        fi
+        cmd="./ema4j train --model $model ${setups[$setup]} $common $posthoc --seed $seed --out $out${resume:+ $resume}${more:+ $more}"
+        echo "$cmd"
+        (cd "$root" && $cmd >> "$out.log" 2>&1) || { echo "failed: see $out.log"; exit 1; }
       fi
-      resume=""
-      if compgen -G "$out/checkpoints/step-*" > /dev/null; then
-        resume="--resume latest"
+      if [ ! -f "$out/sweep/posthoc-sweep.csv" ]; then
+        cmd="./ema4j posthoc sweep --model $model --snapshots $out/posthoc $sweep --out $out/sweep${limits:+ $limits}"
+        echo "$cmd"
+        (cd "$root" && $cmd >> "$out.log" 2>&1) || { echo "failed: see $out.log"; exit 1; }
       fi
-      cmd="./ema4j train --model $model ${setups[$setup]} $common $posthoc --seed $seed --out $out${resume:+ $resume}${more:+ $more}"
-      echo "$cmd"
-      (cd "$root" && $cmd >> "$out.log" 2>&1) || { echo "failed: see $out.log"; exit 1; }
     done
     echo "./ema4j compare $runs/$model-$setup-seed{1,2,3}"
     (cd "$root" && ./ema4j compare "$runs/$model-$setup-seed1" "$runs/$model-$setup-seed2" "$runs/$model-$setup-seed3")

@@ -3,6 +3,7 @@ package ema4j.cli;
 import ema4j.cli.report.EvaluationRow;
 import ema4j.cli.report.MetricsWriter;
 import ema4j.cli.report.SummaryTable;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,10 +19,14 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code ema4j compare}: mean and standard deviation of raw vs EMA results over several runs (e.g. seeds). */
 @Command(name = "compare", mixinStandardHelpOptions = true,
         description = "Summarize several train output directories (e.g. one per seed): mean +- std of final and"
-                + " best test accuracy and of the evaluated loss's step-to-step std, raw vs EMA.")
+                + " best test accuracy and of the evaluated loss's step-to-step std, raw vs EMA; and, when every RUN"
+                + " has RUN/sweep/posthoc-sweep.csv ('ema4j posthoc sweep --out RUN/sweep'), its best post-hoc EMA.")
 final class CompareCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
+
+    /** Where a run's post-hoc sweep is, relative to the run. */
+    static final String SWEEP_CSV = "sweep/posthoc-sweep.csv";
 
     @Parameters(arity = "1..*", paramLabel = "RUN", description = "Output directories of train runs.")
     List<Path> runs;
@@ -47,8 +52,53 @@ final class CompareCommand implements Callable<Integer> {
         row(out, "test loss step-to-step std", summaries, SummaryTable::rawLossStepStd, SummaryTable::emaLossStepStd);
         out.printf("EMA gain in final accuracy: %s percentage points%n",
                 meanStd(summaries, s -> 100 * (s.finalEmaAccuracy() - s.finalRawAccuracy()), 2));
+        printBestPostHoc(out, summaries);
         out.flush();
         return 0;
+    }
+
+    /** The best post-hoc EMA of each run's sweep, when every run has one; nothing otherwise. */
+    private void printBestPostHoc(PrintWriter out, List<SummaryTable> summaries) throws IOException {
+        List<double[]> best = new ArrayList<>();   // {sigma_rel, test accuracy} of each run
+        for (Path run : runs) {
+            Path csv = run.resolve(SWEEP_CSV);
+            if (!Files.isRegularFile(csv)) {
+                return;
+            }
+            best.add(bestOfSweep(csv));
+        }
+        List<String> chosen = best.stream().map(b -> PostHocOptions.label(b[0])).toList();
+        double[] accuracy = best.stream().mapToDouble(b -> 100 * b[1]).toArray();
+        double[] gain = new double[accuracy.length];
+        for (int i = 0; i < gain.length; i++) {
+            gain[i] = accuracy[i] - 100 * summaries.get(i).finalRawAccuracy();
+        }
+        out.printf("best post-hoc EMA (%s; sigma_rel chosen on the test set: %s): final test accuracy %s %%, gain"
+                + " over raw %s percentage points%n", SWEEP_CSV, String.join(", ", chosen), meanStd(accuracy, 2),
+                meanStd(gain, 2));
+    }
+
+    /** The sigma_rel and test accuracy of the most accurate reconstruction in a sweep's CSV. */
+    private static double[] bestOfSweep(Path csv) throws IOException {
+        double[] best = null;
+        List<String> lines = Files.readAllLines(csv);
+        for (String line : lines.subList(1, lines.size())) {
+            String[] cells = line.split(",");
+            if (cells.length != 5) {
+                throw new IllegalArgumentException("RUN's " + SWEEP_CSV + " must have 5 columns in each row, was "
+                        + cells.length + " in '" + line + "' of " + csv);
+            }
+            double sigmaRel = Double.parseDouble(cells[0]);
+            double accuracy = Double.parseDouble(cells[4]);
+            if (!Double.isNaN(accuracy) && (best == null || accuracy > best[1])) {
+                best = new double[] {sigmaRel, accuracy};
+            }
+        }
+        if (best == null) {
+            throw new IllegalArgumentException("RUN's " + SWEEP_CSV + " must hold an evaluated sigma_rel, was none in "
+                    + csv);
+        }
+        return best;
     }
 
     private static void row(PrintWriter out, String name, List<SummaryTable> s, ToDoubleFunction<SummaryTable> raw,
@@ -59,7 +109,10 @@ final class CompareCommand implements Callable<Integer> {
 
     /** Mean +- sample standard deviation, as text. */
     static String meanStd(List<SummaryTable> s, ToDoubleFunction<SummaryTable> f, int digits) {
-        double[] v = s.stream().mapToDouble(f).toArray();
+        return meanStd(s.stream().mapToDouble(f).toArray(), digits);
+    }
+
+    private static String meanStd(double[] v, int digits) {
         double mean = 0;
         for (double x : v) {
             mean += x / v.length;
@@ -69,6 +122,6 @@ final class CompareCommand implements Callable<Integer> {
             ss += (x - mean) * (x - mean);
         }
         double std = v.length > 1 ? Math.sqrt(ss / (v.length - 1)) : 0;
-        return String.format("%." + digits + "f ± %." + digits + "f", mean, std);
+        return String.format(java.util.Locale.ROOT, "%." + digits + "f ± %." + digits + "f", mean, std);
     }
 }

@@ -51,8 +51,8 @@ final class PostHocCommand implements Callable<Integer> {
     List<Double> excluded = List.of();
 
     @Option(names = "--models",
-            description = "Also save each reconstruction as the CNN's DJL model in OUT/models-sigma<S>/ (as"
-                    + " fmnist-ema), its BatchNorm recalibrated unless --bn-batches 0, for 'ema4j evaluate'.")
+            description = "Also save each reconstruction as the --model classifier's DJL model in OUT/models-sigma<S>/"
+                    + " (as fmnist-ema), its BatchNorm recalibrated unless --bn-batches 0, for 'ema4j evaluate'.")
     boolean models;
 
     @Mixin
@@ -101,10 +101,11 @@ final class PostHocCommand implements Callable<Integer> {
                 Path dir = out.resolve("models-" + label);
                 try (Model model = options.model(ema)) {
                     Files.createDirectories(dir);
-                    model.save(dir, TrainingSession.EMA_NAME);
+                    options.model.model.save(model, dir, TrainingSession.EMA_NAME);
                 }
-                stdout.printf("  wrote %s (%s); evaluate with 'ema4j evaluate %s'%n",
-                        dir.resolve(TrainingSession.EMA_NAME + "-0000.params"), options.batchNormNote(), dir);
+                stdout.printf("  wrote %s (%s); evaluate with 'ema4j evaluate --model %s %s'%n",
+                        dir.resolve(TrainingSession.EMA_NAME + "-0000.params"), options.batchNormNote(),
+                        options.model.model, dir);
             }
         }
         stdout.flush();

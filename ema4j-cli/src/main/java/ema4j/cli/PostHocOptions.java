@@ -4,7 +4,7 @@ import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.translate.TranslateException;
-import ema4j.demo.model.FashionCnn;
+import ema4j.cli.train.FashionModel;
 import ema4j.cli.train.TrainingSession;
 import ema4j.training.posthoc.PostHocEma;
 import ema4j.training.posthoc.ReconstructedEma;
@@ -55,6 +55,9 @@ final class PostHocOptions {
     int trainLimit;
 
     @Mixin
+    ModelOptions model = new ModelOptions();
+
+    @Mixin
     EngineOptions engine = new EngineOptions();
 
     @Mixin
@@ -73,7 +76,7 @@ final class PostHocOptions {
         if (bnBatches < 0) {
             throw new IllegalArgumentException("--bn-batches must be >= 0, was " + bnBatches);
         }
-        if (models && bnBatches > 0) {
+        if (models && bnBatches > 0 && model.model.hasBatchNorm()) {
             RecalibrateBnCommand.requireRecalibrationOptions(bnBatches, batchSize, trainLimit);
             data.files();   // fail on missing data before any work
         }
@@ -123,29 +126,38 @@ final class PostHocOptions {
     }
 
     /**
-     * The CNN with {@code ema} loaded and, unless {@code --bn-batches 0}, its BatchNorm recalibrated; the caller
-     * closes it.
+     * The {@code --model} classifier with {@code ema} loaded and, when it has BatchNorm and unless
+     * {@code --bn-batches 0}, its BatchNorm recalibrated; the caller closes it.
      */
     Model model(ReconstructedEma ema) throws IOException, TranslateException {
-        Model model = Model.newInstance(TrainingSession.EMA_NAME, Device.cpu());
+        FashionModel kind = model.model;
+        Model result = Model.newInstance(TrainingSession.EMA_NAME, Device.cpu());
         try {
-            model.setBlock(FashionCnn.block());
-            model.getBlock().initialize(model.getNDManager(), DataType.FLOAT32, FashionCnn.INPUT);
-            ema.loadInto(model.getBlock());
-            batchesUsed = 0;
-            if (bnBatches > 0) {
-                batchesUsed = RecalibrateBnCommand.recalibrate(model.getBlock(), model.getNDManager(), data.files(), bnBatches,
-                        batchSize, trainLimit);
+            result.setBlock(kind.block());
+            result.getBlock().initialize(result.getNDManager(), DataType.FLOAT32, kind.input());
+            try {
+                ema.loadInto(result.getBlock());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--model must be the classifier whose training recorded "
+                        + snapshots + ", was " + kind + ": " + e.getMessage(), e);
             }
-            return model;
+            batchesUsed = 0;
+            if (bnBatches > 0 && kind.hasBatchNorm()) {
+                batchesUsed = RecalibrateBnCommand.recalibrate(result.getBlock(), result.getNDManager(), data.files(),
+                        bnBatches, batchSize, trainLimit);
+            }
+            return result;
         } catch (IOException | TranslateException | RuntimeException e) {
-            model.close();
+            result.close();
             throw e;
         }
     }
 
     /** What the BatchNorm statistics of the last {@link #model} are, for a person. */
     String batchNormNote() {
+        if (!model.model.hasBatchNorm()) {
+            return "no BatchNorm in --model " + model.model;
+        }
         return batchesUsed == 0 ? "BatchNorm statistics as combined"
                 : "BatchNorm recalibrated over " + batchesUsed + " batches of " + batchSize;
     }

@@ -9,8 +9,8 @@ import ai.djl.training.loss.Loss;
 import ai.djl.translate.TranslateException;
 import ema4j.demo.data.FashionMnistDataset;
 import ema4j.demo.data.Split;
-import ema4j.demo.model.FashionCnn;
 import ema4j.cli.report.Plots;
+import ema4j.cli.train.FashionModel;
 import ema4j.cli.train.TrainingSession;
 import ema4j.core.posthoc.Reconstruction;
 import ema4j.djl.Evaluation;
@@ -79,8 +79,8 @@ final class PostHocSweepCommand implements Callable<Integer> {
         FashionMnistDataset test = testSet();
         PrintWriter stdout = spec.commandLine().getOut();
         stdout.printf(Locale.ROOT, "%d snapshots up to step %d in %s; %s%n", postHoc.snapshots().size(),
-                postHoc.step(), options.snapshots,
-                options.bnBatches == 0 ? "BatchNorm statistics as combined"
+                postHoc.step(), options.snapshots, !options.model.model.hasBatchNorm() ? "no BatchNorm in --model "
+                        + options.model.model : options.bnBatches == 0 ? "BatchNorm statistics as combined"
                         : "BatchNorm recalibrated over " + options.bnBatches + " batches");
 
         List<Row> rows = new ArrayList<>();
@@ -101,8 +101,8 @@ final class PostHocSweepCommand implements Callable<Integer> {
         }
         Path models = runModels != null ? runModels
                 : options.snapshots.toAbsolutePath().getParent().resolve(TrainingSession.MODELS);
-        Evaluation raw = reference(models, TrainingSession.RAW_NAME, test);
-        Evaluation ema = reference(models, TrainingSession.EMA_NAME, test);
+        Evaluation raw = reference(options.model.model, models, TrainingSession.RAW_NAME, test);
+        Evaluation ema = reference(options.model.model, models, TrainingSession.EMA_NAME, test);
 
         stdout.printf("%-10s  %9s  %13s  %10s  %9s%n", "sigma_rel", "residual", "amplification", "test loss",
                 "accuracy");
@@ -122,8 +122,8 @@ final class PostHocSweepCommand implements Callable<Integer> {
         printReference(stdout, "run's EMA", ema);
         if (best != null) {
             stdout.printf(Locale.ROOT, "best: sigma_rel %s, %.2f%% (reconstruct it with 'ema4j posthoc --snapshots %s"
-                    + " --sigma-rel %s --out DIR --models')%n", PostHocOptions.label(best.sigmaRel),
-                    100 * best.accuracy, options.snapshots, PostHocOptions.label(best.sigmaRel));
+                    + " --sigma-rel %s --model %s --out DIR --models')%n", PostHocOptions.label(best.sigmaRel),
+                    100 * best.accuracy, options.snapshots, PostHocOptions.label(best.sigmaRel), options.model.model);
         }
         writeCsv(rows, out.resolve("posthoc-sweep.csv"));
         Plots.posthocSweep(rows.stream().mapToDouble(Row::sigmaRel).toArray(),
@@ -153,14 +153,14 @@ final class PostHocSweepCommand implements Callable<Integer> {
     }
 
     /** The evaluation of a saved model of the run, or null when the run has none. */
-    private static Evaluation reference(Path models, String name, FashionMnistDataset test)
+    private static Evaluation reference(FashionModel kind, Path models, String name, FashionMnistDataset test)
             throws IOException, TranslateException {
         if (!Files.exists(models.resolve(name + "-0000.params"))) {
             return null;
         }
         try (Model model = Model.newInstance(name, Device.cpu())) {
-            model.setBlock(FashionCnn.block());
-            FashionCnn.load(model, models, name);
+            model.setBlock(kind.block());
+            kind.load(model, models, name);
             return evaluate(model, test);
         }
     }

@@ -28,7 +28,7 @@ class ModelOptionsTest {
 
     @BeforeAll
     static void trainTheResNet() {
-        CliRun run = CliRun.of(trainArgs(resnet, "resnet"));
+        CliRun run = CliRun.of(trainArgs(resnet, "resnet", "--posthoc-every", "2", "--posthoc-sigma-rel", "0.05,0.10"));
         assertThat(run.exitCode()).as(run.err()).isZero();
     }
 
@@ -59,9 +59,67 @@ class ModelOptionsTest {
 
     @Test
     void theVitTrainsWithDropoutSavesBothModelsAndEvaluatesThemBack(@TempDir Path vit) throws Exception {
-        CliRun run = CliRun.of(trainArgs(vit, "vit", "--dropout", "0.1"));
+        CliRun run = CliRun.of(trainArgs(vit, "vit", "--dropout", "0.1", "--posthoc-every", "2",
+                "--posthoc-sigma-rel", "0.05,0.10"));
         assertThat(run.exitCode()).as(run.err()).isZero();
         assertEvaluateReadsBackTwoDifferentModels(vit, "vit");
+
+        // a tracked length, reconstructed exactly and saved as a ViT (nothing to recalibrate), evaluates
+        Path posthoc = vit.resolve("posthoc-out");
+        CliRun reconstruct = CliRun.of("posthoc", "--model", "vit", "--snapshots", vit.resolve("posthoc").toString(),
+                "--sigma-rel", "0.10", "--models", "--out", posthoc.toString());
+        assertThat(reconstruct.exitCode()).as(reconstruct.err()).isZero();
+        assertThat(reconstruct.out()).contains("no BatchNorm in --model vit")
+                .contains("relative L2 error 0.000e+00 on the averaged parameters");
+        List<String> lines = evaluate(posthoc.resolve("models-sigma0.100"), "vit");
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).matches("raw +- +-");
+        assertThat(lines.get(1)).matches("EMA +[0-9.]+ +[0-9.]+%");
+    }
+
+    @Test
+    void thePostHocSweepEvaluatesResNetReconstructionsBesideTheRunsModelsAndCompareReportsTheBest()
+            throws Exception {
+        CliRun before = CliRun.of("compare", resnet.toString());
+        assertThat(before.exitCode()).as(before.err()).isZero();
+        assertThat(before.out()).contains("EMA gain in final accuracy").doesNotContain("post-hoc");
+
+        Path out = resnet.resolve("sweep");
+        CliRun sweep = CliRun.of("posthoc", "sweep", "--model", "resnet", "--snapshots",
+                resnet.resolve("posthoc").toString(), "--sigma-rel", "0.05,0.10", "--bn-batches", "2", "--batch-size",
+                "32", "--data", CliRun.SUBSET.toString(), "--train-limit", "256", "--test-limit", "100", "--out",
+                out.toString());
+        assertThat(sweep.exitCode()).as(sweep.err()).isZero();
+        List<String> raw = evaluate(resnet.resolve("models"), "resnet");
+        String rawAccuracy = raw.get(0).replaceAll(".* ([0-9.]+%).*", "$1");
+        assertThat(sweep.out()).contains("BatchNorm recalibrated over 2 batches")
+                .containsPattern("(?m)^0\\.050 .*%$").containsPattern("(?m)^0\\.100 .*%$")
+                .containsPattern("(?m)^raw .*" + java.util.regex.Pattern.quote(rawAccuracy) + "$")
+                .containsPattern("(?m)^run's EMA .*%$")
+                .contains("--model resnet --out DIR --models");
+        assertThat(out.resolve("posthoc-sweep.png")).isNotEmptyFile();
+
+        List<String> csv = java.nio.file.Files.readAllLines(out.resolve("posthoc-sweep.csv"));
+        String[] best = csv.subList(1, csv.size()).stream().map(l -> l.split(","))
+                .max(java.util.Comparator.comparingDouble((String[] cells) -> Double.parseDouble(cells[4])))
+                .orElseThrow();
+        double rawFraction = MetricsWriter.readCsv(resnet.resolve("metrics.csv")).get(1).rawTestAccuracy();
+        CliRun compare = CliRun.of("compare", resnet.toString());
+        assertThat(compare.exitCode()).as(compare.err()).isZero();
+        assertThat(compare.out()).contains(String.format(Locale.ROOT, "sigma_rel chosen on the test set: %.3f):"
+                + " final test accuracy %.2f ± 0.00 %%, gain over raw %.2f ± 0.00 percentage points",
+                Double.parseDouble(best[0]), 100 * Double.parseDouble(best[4]),
+                100 * Double.parseDouble(best[4]) - 100 * rawFraction));
+    }
+
+    @Test
+    void reconstructingIntoAnotherModelIsOneLineNamingTheOption(@TempDir Path out) {
+        CliRun run = CliRun.of("posthoc", "--model", "cnn", "--snapshots", resnet.resolve("posthoc").toString(),
+                "--sigma-rel", "0.10", "--models", "--bn-batches", "0", "--out", out.toString());
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err().lines()).hasSize(1);
+        assertThat(run.err()).startsWith("ema4j: --model must be the classifier whose training recorded "
+                + resnet.resolve("posthoc") + ", was cnn: ");
     }
 
     @Test
