@@ -8,6 +8,7 @@ import ema4j.cli.diffusion.DiffusionScore;
 import ema4j.cli.diffusion.DiffusionTraining;
 import ema4j.cli.diffusion.VerifiedClassifier;
 import ema4j.cli.report.Plots;
+import ema4j.cli.train.FashionModel;
 import ema4j.core.posthoc.Reconstruction;
 import ema4j.demo.data.FashionMnistFiles;
 import ema4j.demo.data.Split;
@@ -67,7 +68,7 @@ final class DiffusionScoreCommand implements Callable<Integer> {
 
     @Option(names = "--classifier-model", defaultValue = "resnet", paramLabel = "cnn|resnet|vit",
             description = "The classifier's architecture. Default: ${DEFAULT-VALUE}.")
-    String classifierModel;
+    FashionModel classifierModel;
 
     @Option(names = "--samples", defaultValue = "2000", paramLabel = "N",
             description = "Images per variant and sampling seed, and real images on each side of the noise floor."

@@ -32,9 +32,8 @@ final class DiffusionTrainCommand implements Callable<Integer> {
     @Option(names = {"--out", "-o"}, required = true, paramLabel = "DIR", description = "The run's directory.")
     Path out;
 
-    @Option(names = "--epochs", defaultValue = "35",
-            description = "Passes over the training images (35 of all 60,000 are 16,415 steps, about 75 minutes on 2 idle"
-                    + " cores)."
+    @Option(names = "--epochs", defaultValue = "20",
+            description = "Passes over the training images (20 of all 60,000 are 9,380 steps of batch 128)."
                     + " Default: ${DEFAULT-VALUE}.")
     int epochs;
 
@@ -51,28 +50,11 @@ final class DiffusionTrainCommand implements Callable<Integer> {
     @Option(names = "--train-limit", defaultValue = "0", description = "Use only the first N training images (0: all).")
     int trainLimit;
 
-    @Option(names = "--posthoc-every", defaultValue = "0", paramLabel = "K",
-            description = "Record post-hoc EMA snapshots (OUT/posthoc) every K steps and at the end, for 'diffusion"
-                    + " score' and 'ema4j posthoc'; 0 records none. Default: ${DEFAULT-VALUE}.")
-    int posthocEvery;
+    @Mixin
+    CheckpointOptions checkpoints = new CheckpointOptions();
 
-    @Option(names = "--posthoc-sigma-rel", defaultValue = "0.05,0.10", split = ",", paramLabel = "S[,S...]",
-            description = "The sigma_rel of each power-function EMA the snapshots record (EDM2's two)."
-                    + " Default: ${DEFAULT-VALUE}.")
-    List<Double> posthocSigmaRels;
-
-    @Option(names = "--checkpoint-every", defaultValue = "0", paramLabel = "N",
-            description = "Save a checkpoint (OUT/checkpoints) every N steps; 0 saves only at the end."
-                    + " Default: ${DEFAULT-VALUE}.")
-    int checkpointEvery;
-
-    @Option(names = "--keep-last", defaultValue = "3", description = "Complete checkpoints to keep. Default: ${DEFAULT-VALUE}.")
-    int keepLast;
-
-    @Option(names = "--resume", paramLabel = "latest|DIR",
-            description = "Resume from the newest complete checkpoint in OUT/checkpoints (latest) or from DIR; with"
-                    + " more --epochs than the checkpoint's run, training continues.")
-    String resume;
+    @Mixin
+    SnapshotOptions snapshots = new SnapshotOptions();
 
     @Mixin
     EngineOptions engine = new EngineOptions();
@@ -84,8 +66,8 @@ final class DiffusionTrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         FashionMnistFiles files = data.files();
         DiffusionTraining training = new DiffusionTraining(new DiffusionTraining.Settings(files, out, epochs,
-                batchSize, learningRate, seed, trainLimit, checkpointEvery, keepLast, resume, posthocEvery,
-                posthocSigmaRels, engine.threads), new ProgressReporter(System.out, System.console() != null,
+                batchSize, learningRate, seed, trainLimit, checkpoints.every, checkpoints.keepLast,
+                checkpoints.resume, snapshots.every, snapshots.sigmaRels, engine.threads), new ProgressReporter(System.out, System.console() != null,
                         (long) epochs * ((trainLimit > 0 ? trainLimit : 60_000) + batchSize - 1) / batchSize));
         engine.configure();
         Files.createDirectories(out);
@@ -100,7 +82,7 @@ final class DiffusionTrainCommand implements Callable<Integer> {
         stdout.printf(Locale.ROOT, "%d steps; noise MSE %.4f over the last %d steps; this run took %.0f s%n",
                 losses.size(), recent, tail, seconds);
         stdout.printf("Wrote %s: models/%s, models/%s, checkpoints/%s%n", out, DiffusionTraining.RAW_FILE,
-                DiffusionTraining.EMA_FILE, posthocEvery == 0 ? "" : ", posthoc/");
+                DiffusionTraining.EMA_FILE, snapshots.every == 0 ? "" : ", posthoc/");
         stdout.flush();
         return 0;
     }

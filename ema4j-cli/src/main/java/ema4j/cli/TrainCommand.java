@@ -13,7 +13,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -76,17 +75,8 @@ final class TrainCommand implements Callable<Integer> {
             description = "Evaluate raw and EMA weights every N steps (and at each epoch's end). Default: ${DEFAULT-VALUE}.")
     int evalEvery;
 
-    @Option(names = "--checkpoint-every", defaultValue = "0",
-            description = "Save a checkpoint (OUT/checkpoints) every N steps; 0 saves only at the end."
-                    + " Default: ${DEFAULT-VALUE}.")
-    int checkpointEvery;
-
-    @Option(names = "--keep-last", defaultValue = "3", description = "Complete checkpoints to keep. Default: ${DEFAULT-VALUE}.")
-    int keepLast;
-
-    @Option(names = "--resume", paramLabel = "latest|DIR",
-            description = "Resume from the newest complete checkpoint in OUT/checkpoints (latest) or from DIR.")
-    String resume;
+    @Mixin
+    CheckpointOptions checkpoints = new CheckpointOptions();
 
     @Option(names = "--accept-changed-settings", description = "With --resume: continue although settings that decide"
             + " the trajectory (model, batch size, optimizer, learning rate and its schedule, momentum, seed, threads,"
@@ -99,15 +89,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--test-limit", defaultValue = "0", description = "Use only the first N test images (0: all).")
     int testLimit;
 
-    @Option(names = "--posthoc-every", defaultValue = "0", paramLabel = "N",
-            description = "Record post-hoc EMA snapshots (OUT/posthoc) every N steps and at the end, for"
-                    + " 'ema4j posthoc'; 0 records none. Default: ${DEFAULT-VALUE}.")
-    int posthocEvery;
-
-    @Option(names = "--posthoc-sigma-rel", defaultValue = "0.05,0.10", split = ",", paramLabel = "S[,S...]",
-            description = "The sigma_rel of each power-function EMA recorded with --posthoc-every."
-                    + " Default: ${DEFAULT-VALUE}.")
-    List<Double> posthocSigmaRels;
+    @Mixin
+    SnapshotOptions snapshots = new SnapshotOptions();
 
     @Mixin
     DataOptions data = new DataOptions();
@@ -121,8 +104,8 @@ final class TrainCommand implements Callable<Integer> {
         double lr = learningRate != null ? learningRate : optimizer == TrainingSettings.OptimizerKind.ADAM ? 0.001 : 0.05;
         TrainingSettings settings = new TrainingSettings(data.files(), out, classifier.model, dropout, epochs,
                 batchSize, optimizer, lr, learningRateSchedule, momentum, seed, engine.threads, ema,
-                noEma ? "none" : schedule.label(), evalEvery, checkpointEvery, trainLimit, testLimit, keepLast, resume,
-                posthocEvery, posthocSigmaRels);
+                noEma ? "none" : schedule.label(), evalEvery, checkpoints.every, trainLimit, testLimit,
+                checkpoints.keepLast, checkpoints.resume, snapshots.every, snapshots.sigmaRels);
         engine.configure();
         Files.createDirectories(out);
         PrintWriter stdout = spec.commandLine().getOut();
@@ -155,7 +138,7 @@ final class TrainCommand implements Callable<Integer> {
             stdout.println(summary.render());
             stdout.printf("EMA updates took %.2f s in all. Wrote %s: metrics.csv, metrics.json, loss.png, accuracy.png%s,"
                     + " checkpoints/, models/%s%n", session.emaSeconds(), out, ema == null ? "" : ", decay.png",
-                    posthocEvery == 0 ? "" : ", posthoc/");
+                    snapshots.every == 0 ? "" : ", posthoc/");
         }
         stdout.flush();
         return 0;

@@ -5,18 +5,14 @@ import static ema4j.core.internal.Preconditions.requireArgument;
 import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.Model;
-import ai.djl.nn.Block;
+import ema4j.cli.train.FashionModel;
 import ema4j.demo.metric.ClassifierFeatures;
-import ema4j.demo.model.FashionCnn;
-import ema4j.demo.model.FashionResNet;
-import ema4j.demo.model.FashionVit;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Locale;
 
 /**
@@ -28,10 +24,6 @@ import java.util.Locale;
  * fmnist-raw-0000.params}) of one of the demo classifiers. Closing it closes the model; not thread-safe.
  */
 public final class VerifiedClassifier implements AutoCloseable {
-    /** The classifiers a file may hold, as {@code --classifier-model} names them. */
-    public static final List<String> MODELS = List.of("cnn", "resnet", "vit");
-    /** The DJL model property in which a saved classifier may name its architecture. */
-    private static final String MODEL_PROPERTY = "ema4j.model";
     private static final String NAME = "classifier";
 
     private final Model model;
@@ -47,14 +39,14 @@ public final class VerifiedClassifier implements AutoCloseable {
      *
      * @param file the classifier's weights
      * @param expectedSha256 64 hexadecimal digits, either case
-     * @param architecture one of {@link #MODELS}
+     * @param architecture the classifier the file holds
      * @return the loaded classifier, in inference use only
-     * @throws IllegalArgumentException when the hash differs (the message gives both), the architecture is unknown,
-     *     or the file is not a complete model of that architecture
+     * @throws IllegalArgumentException when the hash differs (the message gives both), or the file is not a complete
+     *     model of that architecture
      * @throws IOException when the file cannot be read
      */
-    public static VerifiedClassifier open(Path file, String expectedSha256, String architecture) throws IOException {
-        requireArgument(MODELS.contains(architecture), "--classifier-model", String.join(", ", MODELS), architecture);
+    public static VerifiedClassifier open(Path file, String expectedSha256, FashionModel architecture)
+            throws IOException {
         requireArgument(expectedSha256 != null && expectedSha256.matches("[0-9a-fA-F]{64}"), "--classifier-sha256",
                 "64 hexadecimal digits", expectedSha256);
         byte[] bytes = Files.readAllBytes(file);
@@ -67,11 +59,11 @@ public final class VerifiedClassifier implements AutoCloseable {
         Model model = Model.newInstance(NAME, Device.cpu());
         try {
             Files.write(copy.resolve(NAME + "-0000.params"), bytes);
-            model.setBlock(block(architecture));
+            model.setBlock(architecture.block());
             model.load(copy, NAME);
-            String saved = model.getProperty(MODEL_PROPERTY);
-            requireArgument(saved == null || saved.equals(architecture), "--classifier-model", saved + ", the model "
-                    + file + " holds", architecture);
+            String saved = model.getProperty(FashionModel.PROPERTY);
+            requireArgument(saved == null || saved.equals(architecture.toString()), "--classifier-model", saved
+                    + ", the model " + file + " holds", architecture);
             for (var parameter : model.getBlock().getParameters()) {
                 requireArgument(parameter.getValue().isInitialized(), "--classifier", "a complete model of the "
                         + architecture + " (parameter " + parameter.getKey() + " is missing)", file);
@@ -96,14 +88,6 @@ public final class VerifiedClassifier implements AutoCloseable {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every Java platform has SHA-256", e);
         }
-    }
-
-    private static Block block(String architecture) {
-        return switch (architecture) {
-            case "cnn" -> FashionCnn.block();
-            case "resnet" -> FashionResNet.block();
-            default -> FashionVit.block();
-        };
     }
 
     /**
