@@ -3,7 +3,7 @@
 #  (1) a sweep of sigma_rel on the test set, with the raw weights and the run's warmup EMA as reference lines;
 #  (2) the check of the method: sigma_rel 0.10 rebuilt from the 0.05 and 0.15 snapshots only, compared with the 0.10
 #      EMA tracked directly in the same run (relative error of the weights, and test accuracy of both).
-# About 10 minutes on 2 cores.
+# About 10 minutes on 2 cores: the training 3, the sweep and the check the rest.
 # Usage: docs/posthoc.sh [run-dir]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

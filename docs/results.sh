@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces docs/RESULTS.md: two training set-ups x three seeds on the full Fashion-MNIST, raw vs EMA weights.
 # Each run is one ./ema4j train command (printed before it runs); 'ema4j compare' aggregates the seeds.
-# Takes about 20-25 minutes on 2 cores. Usage: docs/results.sh [runs-dir]
+# Takes about 20-25 minutes on 2 idle cores, about 40 when other work shares them. Usage: docs/results.sh [runs-dir]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-$root/runs/results}"
