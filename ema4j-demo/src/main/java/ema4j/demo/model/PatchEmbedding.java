@@ -58,6 +58,9 @@ final class PatchEmbedding extends AbstractBlock {
         long batch = features.getShape().get(0);
         NDArray patches = features.reshape(batch, width, -1).transpose(0, 2, 1);
         NDArray cls = store.getValue(classToken, features.getDevice(), training).broadcast(batch, 1, width);
+        // an op's result belongs to its first operand's manager: the parameter's, which lives as long as the model,
+        // and the concatenation would keep every step's graph; the batch's manager closes with the batch
+        cls.attach(features.getManager());
         NDArray tokens = NDArrays.concat(new NDList(cls, patches), 1)
                 .add(store.getValue(positions, features.getDevice(), training));
         return dropout.forward(store, new NDList(tokens), training);

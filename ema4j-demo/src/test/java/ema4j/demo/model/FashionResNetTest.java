@@ -34,10 +34,12 @@ class FashionResNetTest {
     }
 
     @Test
-    void aFewAdamStepsOnTheSubsetLowerTheTrainingLoss() throws IOException, TranslateException {
+    void aFewAdamStepsOnTheSubsetLowerTheTrainingLossAndLeaveNoArraysBehind() throws IOException, TranslateException {
         LossChange change = SubsetTraining.train(FashionResNet.block(),
                 Optimizer.adam().optLearningRateTracker(Tracker.fixed(3e-3f)).build(), 6, 32);
 
         assertThat(change.after()).isLessThan(change.before() * 0.8f);
+        assertThat(change.leavesNoArraysBehind()).as("arrays in the model's manager after each step: %s",
+                change.modelArraysAfterEachStep()).isTrue();
     }
 }

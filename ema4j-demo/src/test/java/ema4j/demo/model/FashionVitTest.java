@@ -37,11 +37,13 @@ class FashionVitTest {
     }
 
     @Test
-    void aFewAdamStepsOnTheSubsetLowerTheTrainingLoss() throws IOException, TranslateException {
+    void aFewAdamStepsOnTheSubsetLowerTheTrainingLossAndLeaveNoArraysBehind() throws IOException, TranslateException {
         LossChange change = SubsetTraining.train(FashionVit.block(0.1f),
                 Optimizer.adam().optLearningRateTracker(Tracker.fixed(1e-3f)).build(), 10, 32);
 
         assertThat(change.after()).isLessThan(change.before() * 0.8f);
+        assertThat(change.leavesNoArraysBehind()).as("arrays in the model's manager after each step: %s",
+                change.modelArraysAfterEachStep()).isTrue();
     }
 
     @Test

@@ -30,8 +30,17 @@ import java.util.List;
 final class SubsetTraining {
     private static final Path SUBSET = Path.of("../testdata/fashion-mnist-subset");
 
-    /** The training loss on one fixed batch before and after the steps. */
-    record LossChange(float before, float after) {}
+    /**
+     * The training loss on one fixed batch before and after the steps, and how many arrays the model's manager held
+     * after each step (a forward pass that attaches its results to a parameter's manager keeps every step's graph).
+     */
+    record LossChange(float before, float after, List<Integer> modelArraysAfterEachStep) {
+        /** Whether the steps after the first (which creates the optimizer's state) left no arrays behind. */
+        boolean leavesNoArraysBehind() {
+            return modelArraysAfterEachStep.size() > 2
+                    && modelArraysAfterEachStep.stream().skip(1).distinct().count() == 1;
+        }
+    }
 
     private SubsetTraining() {}
 
@@ -85,15 +94,17 @@ final class SubsetTraining {
                     first.attach(model.getNDManager());
                 }
                 float before = loss(trainer, first);
+                List<Integer> modelArrays = new ArrayList<>();
                 while (batches.hasNext()) {
                     try (Batch batch = batches.next(); GradientCollector collector = trainer.newGradientCollector()) {
                         NDList prediction = trainer.forward(batch.getData());
                         collector.backward(trainer.getLoss().evaluate(batch.getLabels(), prediction));
                     }
                     trainer.step();
+                    modelArrays.add(model.getNDManager().getManagedArrays().size());
                 }
                 float after = loss(trainer, first);
-                return new LossChange(before, after);
+                return new LossChange(before, after, modelArrays);
             }
         }
     }
