@@ -45,6 +45,9 @@ final class GroupNorm extends AbstractBlock {
                 .singletonOrThrow().reshape(shape);
         NDArray scale = store.getValue(gamma, x.getDevice(), training).reshape(1, channels, 1, 1);
         NDArray shift = store.getValue(beta, x.getDevice(), training).reshape(1, channels, 1, 1);
+        // a reshape belongs to the parameter's manager, which lives as long as the model: hand it to the batch's
+        scale.attach(manager);
+        shift.attach(manager);
         return new NDList(normalized.mul(scale).add(shift));
     }
 

@@ -63,6 +63,21 @@ class FashionUNetTest {
     }
 
     @Test
+    void aForwardPassLeavesNoArraysWithTheParameters() {
+        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            Block unet = DiffusionFixtures.unet(manager, 1, 2);
+            List<Integer> held = new ArrayList<>();
+            for (int pass = 0; pass < 3; pass++) {
+                try (NDManager batch = manager.newSubManager()) {
+                    predict(unet, batch.randomNormal(new Shape(2, 1, 28, 28)), batch.create(new float[] {3, 700}));
+                }
+                held.add(manager.getManagedArrays().size());
+            }
+            assertThat(held).as("arrays of the parameters' manager after each pass").containsOnly(held.get(0));
+        }
+    }
+
+    @Test
     void aGarbageCollectionBetweenForwardAndBackwardLeavesTheGradientsAsTheyWere() {
         List<float[]> undisturbed = gradients(false);
         List<float[]> collected = gradients(true);
