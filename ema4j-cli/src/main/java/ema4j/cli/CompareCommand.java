@@ -19,7 +19,8 @@ import picocli.CommandLine.Model.CommandSpec;
 /** {@code ema4j compare}: mean and standard deviation of raw vs EMA results over several runs (e.g. seeds). */
 @Command(name = "compare", mixinStandardHelpOptions = true,
         description = "Summarize several train output directories (e.g. one per seed): mean +- std of final and"
-                + " best test accuracy and of the evaluated loss's step-to-step std, raw vs EMA; and, when every RUN"
+                + " best test accuracy and of the evaluated loss's step-to-step std (over the run, and over its second"
+                + " half, where the early descent no longer counts), raw vs EMA; and, when every RUN"
                 + " has RUN/sweep/posthoc-sweep.csv ('ema4j posthoc sweep --out RUN/sweep'), its best post-hoc EMA.")
 final class CompareCommand implements Callable<Integer> {
     @Spec
@@ -34,6 +35,7 @@ final class CompareCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         List<SummaryTable> summaries = new ArrayList<>();
+        List<SummaryTable> secondHalves = new ArrayList<>();
         for (Path run : runs) {
             Path csv = run.resolve(MetricsWriter.CSV_FILE_NAME);
             if (!Files.isRegularFile(csv)) {
@@ -41,6 +43,8 @@ final class CompareCommand implements Callable<Integer> {
             }
             List<EvaluationRow> rows = MetricsWriter.readCsv(csv);
             summaries.add(SummaryTable.of(rows));
+            long half = rows.isEmpty() ? 0 : rows.get(rows.size() - 1).step() / 2;
+            secondHalves.add(SummaryTable.of(rows.stream().filter(r -> r.step() > half).toList()));
         }
         PrintWriter out = spec.commandLine().getOut();
         out.printf("%d runs%n", summaries.size());
@@ -50,6 +54,8 @@ final class CompareCommand implements Callable<Integer> {
         row(out, "best test accuracy (%)", summaries, s -> 100 * s.bestRawAccuracy(), s -> 100 * s.bestEmaAccuracy());
         row(out, "final test loss", summaries, SummaryTable::finalRawLoss, SummaryTable::finalEmaLoss);
         row(out, "test loss step-to-step std", summaries, SummaryTable::rawLossStepStd, SummaryTable::emaLossStepStd);
+        row(out, "the same, 2nd half of the run", secondHalves, SummaryTable::rawLossStepStd,
+                SummaryTable::emaLossStepStd);
         out.printf("EMA gain in final accuracy: %s percentage points%n",
                 meanStd(summaries, s -> 100 * (s.finalEmaAccuracy() - s.finalRawAccuracy()), 2));
         printBestPostHoc(out, summaries);
