@@ -4,12 +4,10 @@
 # real test images in the features of a ResNet classifier trained here. That distance is NOT Inception FID and not
 # comparable with published FIDs; the classifier's SHA-256 is recorded at first and checked by every later scoring.
 #
-# Measured on 2 idle cores (PyTorch 2.7.1, one noisy measurement each): a diffusion training step at batch 128 took
-# 0.27 s (40 steps in 11 s, post-hoc recording on); DDIM sampling 0.63 ms per image and step (1,000 images x 10
-# steps in 6.3 s). The same training step took 3.6 s while two other PyTorch processes shared the 2 cores: run this
-# alone. Chosen: 35 epochs = 16,415 steps, about 74 minutes of training (snapshots every 500 steps, checkpoints every
-# 1,000); scoring 10 variants (raw, EMA, 8 post-hoc lengths) x 2 seeds x 2,000 images x 50 DDIM steps, about 21
-# minutes of sampling, 25 with the rest; the classifier (ResNet, 5 epochs) about 5 minutes. In all about 1 h 45 min.
+# Measured with THREADS=1 beside another one-thread training on the 2 cores (2026-12-03): the classifier (ResNet,
+# 5 epochs) 159 s; the diffusion training (20 epochs = 9,380 steps, snapshots every 500 steps, checkpoints every
+# 1,000) 3,443 s; scoring 10 variants (raw, EMA, 8 post-hoc lengths) x 2 seeds x 2,000 images x 25 DDIM steps about
+# 10 minutes. In all about 75 minutes.
 #
 # Resumable: a finished stage is skipped (classifier model, diffusion models, score CSV); an interrupted diffusion
 # training resumes from its newest checkpoint (--resume latest). Needs 'ema4j train --model'.

@@ -4,13 +4,10 @@
 # EMA weights, with post-hoc EMA snapshots recorded as docs/posthoc.sh does ('ema4j posthoc' reads OUT/posthoc).
 # Each run is one ./ema4j train command (printed before it runs); 'ema4j compare' aggregates the seeds.
 #
-# Epochs: 4 for both models. Measured on 2 cores shared with other builds (./ema4j train --model M --epochs 1
-# --train-limit 6400 --test-limit 500 --optimizer adam --lr-schedule cosine: 50 steps of batch 128; one noisy
-# measurement each, the quietest of a few): 0.061 s a step for the ResNet, 0.065 s for the ViT (0.045 s for the CNN);
-# evaluating raw and EMA weights on the 10,000 test images took about 2.5 s (./ema4j evaluate). An epoch is 469 steps
-# (about 30 s) and 5 evaluations (about 13 s), so 4 epochs take about 3 minutes a run on a quiet machine and stay
-# under 8 minutes when other builds halve its speed (the same runs measured 5-30 times slower while they peaked).
-# Takes about 40-60 minutes on 2 cores (12 runs).
+# Each run is followed by 'ema4j posthoc sweep' over sigma_rel 0.03-0.25 (OUT/sweep; 'ema4j compare' reports the best),
+# and for the ResNet by the run's EMA with BatchNorm recalibrated (OUT/ema-bn), to tell the two effects apart.
+# Epochs: 4 for both models. Measured with THREADS=1 beside the diffusion training on the 2 cores (2026-12-03): a
+# ResNet run 161-206 s, a ViT run 124-192 s, a sweep about 30 s; all 12 runs about 45 minutes.
 #
 # Resumable: a run whose OUT/models exists is skipped, and a run killed midway continues from its newest checkpoint
 # (--resume latest), so running the script again after a kill finishes what is left.
