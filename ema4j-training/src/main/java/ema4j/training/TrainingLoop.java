@@ -586,7 +586,7 @@ public final class TrainingLoop implements AutoCloseable {
             return this;
         }
 
-        /** The seed of initialization, data order and the engine's random draws; 0 by default. */
+        /** The random seed of initialization, data order and the engine's draws; 0 by default. */
         public Builder seed(long seed) {
             this.seed = seed;
             return this;

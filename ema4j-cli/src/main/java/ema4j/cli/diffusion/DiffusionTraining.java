@@ -76,7 +76,7 @@ public final class DiffusionTraining {
      * @param epochs passes over the training images, {@code >= 1}
      * @param batchSize images per step, {@code >= 1} and at most the training images
      * @param learningRate Adam's constant learning rate, {@code > 0}
-     * @param seed the seed of initialization, data order, timesteps and noise
+     * @param seed the random seed of initialization, data order, timesteps and noise
      * @param trainLimit only the first this many training images, 0 for all
      * @param checkpointEvery checkpoint every this many steps besides the last, 0 for only the last
      * @param keepLast complete checkpoints kept, {@code >= 1}

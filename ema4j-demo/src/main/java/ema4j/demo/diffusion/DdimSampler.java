@@ -73,7 +73,7 @@ public final class DdimSampler {
      *     {@link DdpmTraining} with this schedule
      * @param manager the manager of the result; the intermediate arrays live and die in sub-managers of it
      * @param count the number of images, at least 1
-     * @param seed the seed of the starting noise
+     * @param seed the random seed of the starting noise
      * @return (count, 1, 28, 28) float32 pixels in [0, 1]
      * @throws IllegalArgumentException if {@code count} is below 1
      */

@@ -49,10 +49,10 @@ public final class DdpmTraining {
 
     /**
      * Draws timesteps and noise for a batch of clean images from {@code seed} and noises them: the same images and
-     * seed give the same draws, so a training loop that derives the seed from the step resumes exactly.
+     * seed give the same draws, so a training loop that derives its random seed from the step resumes exactly.
      *
      * @param images clean images (batch, ...) with pixels in [0, 1], as {@code FashionMnistDataset} gives them
-     * @param seed the seed of this batch's timesteps and noise
+     * @param seed the random seed of this batch's timesteps and noise
      * @return inputs (noised images, timesteps) and labels (the noise), new arrays on the manager of {@code images}
      */
     public NoisedBatch noise(NDArray images, long seed) {
