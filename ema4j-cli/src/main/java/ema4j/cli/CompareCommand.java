@@ -27,7 +27,7 @@ final class CompareCommand implements Callable<Integer> {
     CommandSpec spec;
 
     /** Where a run's post-hoc sweep is, relative to the run. */
-    static final String SWEEP_CSV = "sweep/posthoc-sweep.csv";
+    static final String SWEEP_CSV = "sweep/" + PostHocSweepCommand.CSV_FILE;
 
     @Parameters(arity = "1..*", paramLabel = "RUN", description = "Output directories of train runs.")
     List<Path> runs;
@@ -71,7 +71,7 @@ final class CompareCommand implements Callable<Integer> {
             if (!Files.isRegularFile(csv)) {
                 return;
             }
-            best.add(bestOfSweep(csv));
+            best.add(PostHocSweepCommand.best(csv, "RUN's " + SWEEP_CSV));
         }
         List<String> chosen = best.stream().map(b -> PostHocOptions.label(b[0])).toList();
         double[] accuracy = best.stream().mapToDouble(b -> 100 * b[1]).toArray();
@@ -82,29 +82,6 @@ final class CompareCommand implements Callable<Integer> {
         out.printf("best post-hoc EMA (%s; sigma_rel chosen on the test set: %s): final test accuracy %s %%, gain"
                 + " over raw %s percentage points%n", SWEEP_CSV, String.join(", ", chosen), meanStd(accuracy, 2),
                 meanStd(gain, 2));
-    }
-
-    /** The sigma_rel and test accuracy of the most accurate reconstruction in a sweep's CSV. */
-    private static double[] bestOfSweep(Path csv) throws IOException {
-        double[] best = null;
-        List<String> lines = Files.readAllLines(csv);
-        for (String line : lines.subList(1, lines.size())) {
-            String[] cells = line.split(",");
-            if (cells.length != 5) {
-                throw new IllegalArgumentException("RUN's " + SWEEP_CSV + " must have 5 columns in each row, was "
-                        + cells.length + " in '" + line + "' of " + csv);
-            }
-            double sigmaRel = Double.parseDouble(cells[0]);
-            double accuracy = Double.parseDouble(cells[4]);
-            if (!Double.isNaN(accuracy) && (best == null || accuracy > best[1])) {
-                best = new double[] {sigmaRel, accuracy};
-            }
-        }
-        if (best == null) {
-            throw new IllegalArgumentException("RUN's " + SWEEP_CSV + " must hold an evaluated sigma_rel, was none in "
-                    + csv);
-        }
-        return best;
     }
 
     private static void row(PrintWriter out, String name, List<SummaryTable> s, ToDoubleFunction<SummaryTable> raw,

@@ -39,6 +39,9 @@ import picocli.CommandLine.Model.CommandSpec;
                 + " test set, and print and plot accuracy vs sigma_rel (OUT/posthoc-sweep.png, OUT/posthoc-sweep.csv)"
                 + " with the raw weights and the run's EMA (RUN/models) as reference lines.")
 final class PostHocSweepCommand implements Callable<Integer> {
+    /** The sweep's table, in OUT. */
+    static final String CSV_FILE = "posthoc-sweep.csv";
+
     @Spec
     CommandSpec spec;
 
@@ -125,11 +128,11 @@ final class PostHocSweepCommand implements Callable<Integer> {
                     + " --sigma-rel %s --model %s --out DIR --models')%n", PostHocOptions.label(best.sigmaRel),
                     100 * best.accuracy, options.snapshots, PostHocOptions.label(best.sigmaRel), options.model.model);
         }
-        writeCsv(rows, out.resolve("posthoc-sweep.csv"));
+        writeCsv(rows, out.resolve(CSV_FILE));
         Plots.posthocSweep(rows.stream().mapToDouble(Row::sigmaRel).toArray(),
                 rows.stream().mapToDouble(Row::accuracy).toArray(), raw == null ? Double.NaN : raw.metric("Accuracy"),
                 ema == null ? Double.NaN : ema.metric("Accuracy"), "run's EMA", out.resolve("posthoc-sweep.png"));
-        stdout.printf("wrote %s, %s%n", out.resolve("posthoc-sweep.csv"), out.resolve("posthoc-sweep.png"));
+        stdout.printf("wrote %s, %s%n", out.resolve(CSV_FILE), out.resolve("posthoc-sweep.png"));
         stdout.flush();
         return 0;
     }
@@ -170,6 +173,29 @@ final class PostHocSweepCommand implements Callable<Integer> {
             stdout.printf(Locale.ROOT, "%-10s  %9s  %13s  %10.4f  %8.2f%%%n", label, "", "", e.loss(),
                     100 * e.metric("Accuracy"));
         }
+    }
+
+    /** The sigma_rel and test accuracy of the most accurate reconstruction in a sweep's CSV, named {@code shownAs}. */
+    static double[] best(Path csv, String shownAs) throws IOException {
+        double[] best = null;
+        List<String> lines = Files.readAllLines(csv);
+        for (String line : lines.subList(1, lines.size())) {
+            String[] cells = line.split(",");
+            if (cells.length != 5) {
+                throw new IllegalArgumentException(shownAs + " must have 5 columns in each row, was "
+                        + cells.length + " in '" + line + "' of " + csv);
+            }
+            double sigmaRel = Double.parseDouble(cells[0]);
+            double accuracy = Double.parseDouble(cells[4]);
+            if (!Double.isNaN(accuracy) && (best == null || accuracy > best[1])) {
+                best = new double[] {sigmaRel, accuracy};
+            }
+        }
+        if (best == null) {
+            throw new IllegalArgumentException(shownAs + " must hold an evaluated sigma_rel, was none in "
+                    + csv);
+        }
+        return best;
     }
 
     private static void writeCsv(List<Row> rows, Path csv) throws IOException {
